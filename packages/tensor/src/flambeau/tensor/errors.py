@@ -1,0 +1,66 @@
+"""The error hierarchy of flambeau.
+
+Every error flambeau raises derives from :class:`FlambeauError` and from the builtin it
+corresponds to, so ``except ValueError`` keeps working for a shape mismatch and
+``except TypeError`` for a dtype clash.
+
+>>> issubclass(ShapeError, ValueError) and issubclass(ShapeError, FlambeauError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FlambeauError",
+    "ShapeError",
+    "DTypeError",
+    "IndexError",
+    "ArgumentError",
+    "DomainError",
+    "DeviceError",
+    "DeviceMismatchError",
+    "DeviceUnavailableError",
+    "RegistrationError",
+]
+
+_builtin_IndexError = IndexError
+
+
+class FlambeauError(Exception):
+    """Root of every error raised by flambeau."""
+
+
+class ShapeError(FlambeauError, ValueError):
+    """Sizes that do not fit together: broadcasting, matrix products, views."""
+
+
+class DTypeError(FlambeauError, TypeError):
+    """A dtype an op does not accept, or a result that cannot be cast to its target."""
+
+
+class IndexError(FlambeauError, _builtin_IndexError):  # noqa: A001 - mirrors the builtin on purpose
+    """An index or dimension out of range."""
+
+
+class ArgumentError(FlambeauError, TypeError):
+    """An argument of the wrong kind (a list where a tensor was expected, an unknown keyword)."""
+
+
+class DomainError(FlambeauError, ValueError):
+    """A value outside what the op accepts (a negative integer power, a bad mode string)."""
+
+
+class DeviceError(FlambeauError, RuntimeError):
+    """Base for device problems."""
+
+
+class DeviceMismatchError(DeviceError):
+    """Tensors on different devices met in one op; data never moves between devices silently."""
+
+
+class DeviceUnavailableError(DeviceError):
+    """A device whose backend is missing or cannot run here (no driver, no GPU, blocked)."""
+
+
+class RegistrationError(FlambeauError, RuntimeError):
+    """A plugin registered something twice, or registered something malformed."""

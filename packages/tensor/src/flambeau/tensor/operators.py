@@ -1,0 +1,97 @@
+"""Python operators and ``[]`` on tensors, bound to the generated op functions.
+
+``*`` is element-wise and ``@`` the matrix product (PEP 465); comparisons give 0/1 ByteTensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import ArgumentError
+from .ops.indexing import normalize_key
+
+# dunder -> (op name, reflected: the tensor is the right operand)
+OPERATORS: dict[str, tuple[str, bool]] = {
+    "__add__": ("add", False), "__radd__": ("add", True),
+    "__sub__": ("sub", False), "__rsub__": ("sub", True),
+    "__mul__": ("mul", False), "__rmul__": ("mul", True),
+    "__truediv__": ("div", False), "__rtruediv__": ("div", True),
+    "__mod__": ("remainder", False), "__rmod__": ("remainder", True),
+    "__pow__": ("pow", False), "__rpow__": ("pow", True),
+    "__matmul__": ("matmul", False), "__rmatmul__": ("matmul", True),
+    "__and__": ("bitand", False), "__rand__": ("bitand", True),
+    "__or__": ("bitor", False), "__ror__": ("bitor", True),
+    "__xor__": ("bitxor", False), "__rxor__": ("bitxor", True),
+    "__lt__": ("lt", False), "__le__": ("le", False), "__gt__": ("gt", False), "__ge__": ("ge", False),
+    "__eq__": ("eq", False), "__ne__": ("ne", False),
+}
+INPLACE: dict[str, str] = {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
+                           "__imod__": "remainder_", "__ipow__": "pow_"}
+_OPERAND = (int, float, np.number, np.bool_)
+
+
+def _binary(fn: Callable[..., Any], reflected: bool) -> Callable[..., Any]:
+    from .tensor import Tensor
+
+    if reflected:
+        def op(self: Any, other: Any) -> Any:
+            if not isinstance(other, _OPERAND):
+                return NotImplemented
+            return fn(other, self)
+    else:
+        def op(self: Any, other: Any) -> Any:
+            if other.__class__ is not Tensor and not isinstance(other, (Tensor, *_OPERAND)):
+                return NotImplemented
+            return fn(self, other)
+    return op
+
+
+def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
+    for dunder, (name, reflected) in OPERATORS.items():
+        setattr(tensor_cls, dunder, _binary(namespace[name], reflected))
+    for dunder, method in INPLACE.items():
+        setattr(tensor_cls, dunder, getattr(tensor_cls, method))
+    tensor_cls.__neg__ = namespace["neg"]  # type: ignore[attr-defined]
+    tensor_cls.__abs__ = namespace["abs"]  # type: ignore[attr-defined]
+    tensor_cls.__pos__ = lambda self: self  # type: ignore[attr-defined]
+    tensor_cls.__invert__ = namespace["logical_not"]  # type: ignore[attr-defined]
+    tensor_cls.T = property(namespace["t"])  # type: ignore[attr-defined]
+
+    getitem = namespace["getitem"]
+
+    def __getitem__(self: Any, key: Any) -> Any:
+        return getitem(self, normalize_key(key, self._d))
+
+    def __setitem__(self: Any, key: Any, value: Any) -> None:
+        from .optable import translate, OPS
+
+        if isinstance(value, tensor_cls):
+            if value._d is not self._d:
+                raise ArgumentError(f"setitem: the value is on '{value._d}', the tensor on '{self._d}'")
+            value = value._a
+        elif not isinstance(value, _OPERAND):
+            raise ArgumentError(f"setitem: the value must be a Tensor or a number, got {type(value).__name__}")
+        k = normalize_key(key, self._d)
+        try:
+            self._a[k] = value
+        except Exception as e:  # numpy checks shapes before it writes: the target is unchanged
+            raise translate(OPS["getitem"], {"input": self}, e) from e
+
+    tensor_cls.__getitem__ = __getitem__  # type: ignore[attr-defined]
+    tensor_cls.__setitem__ = __setitem__  # type: ignore[attr-defined]
+
+    # Torch7's view-op ``sub(d1s, d1e, ...)`` shares its name with subtraction: two or more
+    # positional integers (alpha is keyword-only) can only mean the view.
+    subtract, sub_view = namespace["sub"], namespace["sub_view"]
+
+    def sub(input: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(args) >= 2 and not kwargs and all(isinstance(a, int) for a in args):
+            return sub_view(input, *args)
+        return subtract(input, *args, **kwargs)
+
+    sub.__doc__ = subtract.__doc__
+    sub.__op__ = subtract.__op__  # type: ignore[attr-defined]
+    tensor_cls.sub = sub  # type: ignore[attr-defined]
+    namespace["sub"] = sub

@@ -1,0 +1,482 @@
+"""The op table: one :class:`Op` record per op, and the code that generates everything from it.
+
+An op is declared once, as a record holding its forward (written against the backend's array
+namespace ``xp``), which of its parameters take tensors, its dtype rule, its variants and its
+documentation. :func:`install` turns each record into the function ``ft.<name>``, the
+``Tensor`` method, the in-place ``<name>_`` method and the ``out=`` form; the op reference in
+``docs/`` and the table-driven tests read the same records.
+
+The generated functions have a fast path for the common case (every tensor argument a plain
+``Tensor``, or a Python number where numbers are allowed) that costs a few attribute loads on top
+of the backend call. Everything else goes through :func:`call`, which also hands arguments of
+foreign types (autograd's boxes) to the handler registered for that type.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import dtypes as _dt
+from .errors import (
+    ArgumentError,
+    DeviceMismatchError,
+    DomainError,
+    DTypeError,
+    FlambeauError,
+    IndexError,
+    ShapeError,
+)
+from .registry import Device, current_device, device as _device
+
+ALL_VARIANTS = frozenset({"function", "method", "inplace", "out"})
+
+# Ops in declaration order, by name (aliases included).
+OPS: dict[str, Op] = {}
+
+# type -> handler(op, bound, out, target): how ops treat arguments of foreign types.
+# autograd registers its box types here; flambeau.tensor never imports autograd.
+_handlers: dict[type, Callable[..., Any]] = {}
+
+
+def register_handler(cls: type, handler: Callable[..., Any]) -> None:
+    """Route every op that receives an argument of type ``cls`` to ``handler(op, bound, out, target)``.
+
+    ``bound`` maps parameter names to the arguments given; ``out`` is the ``out=`` tensor or None;
+    ``target`` is the tensor an in-place form writes to, or None.
+    """
+    _handlers[cls] = handler
+
+
+@dataclass(eq=False, repr=False)
+class Op:
+    """One op of the table. See the module docstring; fields are documented inline."""
+
+    name: str
+    impl: Callable[..., Any]  # forward: impl(xp, [rng,] *params) on backend arrays
+    tensors: tuple[str, ...] = ("input",)  # parameters taking a tensor (or a number)
+    seqs: tuple[str, ...] = ()  # parameters taking a sequence of tensors
+    variants: frozenset[str] = ALL_VARIANTS
+    result: str = "tensor"  # tensor | byte (0/1 ByteTensor) | view | tuple (or one tensor) | list | python
+    names: tuple[str, ...] = ()  # field names of a tuple result
+    dtypes: str = "any"  # any | float (integer inputs promoted to the default float) | integer
+    kind: str = "op"  # op | factory (makes a tensor from sizes) | fill (in-place only)
+    rng: bool = False  # impl takes a random generator after xp
+    default_dtype: Callable[[dict[str, Any]], np.dtype] | None = None  # factories
+    differentiable: tuple[str, ...] = ()  # parameters with a gradient (rules live in autograd)
+    aliases: tuple[str, ...] = ()
+    group: str = "misc"  # section of the op reference
+    doc: str = ""
+    example: str = ""  # doctest text, run by the test suite and shown in the docs
+    params: tuple[inspect.Parameter, ...] = field(init=False)
+    result_type: Any = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        sig = list(inspect.signature(self.impl).parameters.values())
+        self.params = tuple(sig[2 if self.rng else 1 :])
+        names = {p.name for p in self.params}
+        for n in self.tensors + self.seqs:
+            if n not in names:
+                raise TypeError(f"op {self.name}: declared tensor parameter {n!r} is not a parameter of its impl")
+        if self.result == "tuple":
+            self.result_type = namedtuple(f"{self.name}_result", self.names)  # type: ignore[misc]
+        if self.kind == "fill":
+            self.variants = frozenset({"inplace"})
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+    @property
+    def signature(self) -> str:
+        """The Python signature of the generated function form."""
+        return _signature_text(self, with_out="out" in self.variants)
+
+
+# --------------------------------------------------------------------------------------------
+# The general path: any argument kinds, devices resolved, errors translated.
+
+
+def _describe(v: Any) -> str:
+    from .tensor import Tensor
+
+    if isinstance(v, Tensor):
+        return f"{_dt.NAME_OF[v._a.dtype]}Tensor of size {'x'.join(map(str, v._a.shape)) or '[]'} on {v._d}"
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, Tensor) for x in v):
+        return "[" + ", ".join(_describe(x) for x in v) + "]"
+    return repr(v) if isinstance(v, (int, float, str, type(None))) else type(v).__name__
+
+
+def describe_args(op: Op, bound: dict[str, Any]) -> str:
+    return ", ".join(f"{n}: {_describe(bound[n])}" for n in op.tensors + op.seqs if n in bound)
+
+
+def translate(op: Op, bound: dict[str, Any], e: Exception) -> Exception:
+    """Turn a backend exception into a flambeau error naming the op and its arguments."""
+    if isinstance(e, FlambeauError):
+        return e
+    where = describe_args(op, bound)
+    msg = f"{op.name}: {e}" + (f" ({where})" if where else "")
+    if isinstance(e, np.exceptions.AxisError) or isinstance(e, builtins_IndexError):
+        return IndexError(msg)
+    if isinstance(e, (TypeError, OverflowError)):
+        return DTypeError(msg)
+    if isinstance(e, ValueError):
+        text = str(e).lower()
+        shapey = any(w in text for w in ("shape", "broadcast", "align", "size", "dimension", "mismatch"))
+        return ShapeError(msg) if shapey else DomainError(msg)
+    return e
+
+
+builtins_IndexError = __builtins__["IndexError"] if isinstance(__builtins__, dict) else __builtins__.IndexError  # type: ignore[index]
+
+
+def mismatch(op: Op, n1: str, d1: Device, n2: str, d2: Device) -> DeviceMismatchError:
+    return DeviceMismatchError(
+        f"{op.name}: argument {n2!r} is on device '{d2}' but argument {n1!r} is on device '{d1}';"
+        f" data never moves between devices silently: use .to('{d1}') or .to('{d2}') first"
+    )
+
+
+_NUMBER = (int, float, np.number, np.bool_)
+
+
+def call(op: Op, bound: dict[str, Any], out: Any = None, target: Any = None) -> Any:
+    """Run ``op`` on arguments of any kind: the path taken when the generated fast path declines."""
+    from .tensor import Tensor
+
+    if _handlers:
+        for n in op.tensors:
+            h = _handlers.get(type(bound[n]))
+            if h is not None:
+                return h(op, bound, out, target)
+        for n in op.seqs:
+            for v in bound[n]:
+                h = _handlers.get(type(v))
+                if h is not None:
+                    return h(op, bound, out, target)
+    args = dict(bound)
+    dev: Device | None = None
+    first = ""
+    for n in op.tensors:
+        v = bound[n]
+        if isinstance(v, Tensor):
+            if dev is None:
+                dev, first = v._d, n
+            elif v._d is not dev:
+                raise mismatch(op, first, dev, n, v._d)
+            args[n] = v._a
+        elif isinstance(v, bool):
+            args[n] = int(v)
+        elif v is not None and not isinstance(v, _NUMBER):
+            raise ArgumentError(f"{op.name}: argument {n!r} must be a Tensor or a number, got {type(v).__name__}")
+    for n in op.seqs:
+        seq = bound[n]
+        if isinstance(seq, Tensor) or not isinstance(seq, (list, tuple)):
+            raise ArgumentError(f"{op.name}: argument {n!r} must be a list or tuple of tensors, got {type(seq).__name__}")
+        arrays = []
+        for i, v in enumerate(seq):
+            if not isinstance(v, Tensor):
+                raise ArgumentError(f"{op.name}: {n}[{i}] must be a Tensor, got {type(v).__name__}")
+            if dev is None:
+                dev, first = v._d, f"{n}[{i}]"
+            elif v._d is not dev:
+                raise mismatch(op, first, dev, f"{n}[{i}]", v._d)
+            arrays.append(v._a)
+        args[n] = arrays
+    for t, n in ((out, "out"), (target, "self")):
+        if isinstance(t, Tensor) and dev is not None and t._d is not dev:
+            raise mismatch(op, first, dev, n, t._d)
+    if op.kind == "factory":
+        dev = _device(args.pop("device", None))
+        dt = args.get("dtype")
+        args["dtype"] = _dt.as_dtype(dt) if dt is not None else (op.default_dtype(args) if op.default_dtype else _dt.default_dtype())
+    elif dev is None:
+        dev = target._d if isinstance(target, Tensor) else current_device()
+        if op.tensors:  # every tensor argument is a number: the first becomes a 0-d tensor
+            n = op.tensors[0]
+            v = args[n]
+            if v is not None:
+                args[n] = dev.xp.asarray(v, dtype=_dt.default_dtype() if isinstance(v, float) else None)
+    if op.rng:
+        from .random import generator_for
+
+        args["generator"] = generator_for(dev, args.get("generator"))
+    r = invoke(op, dev, args, bound)
+    return finish(op, r, dev, out, target)
+
+
+def invoke(op: Op, dev: Device, args: dict[str, Any], bound: dict[str, Any]) -> Any:
+    """Apply the dtype rule and call the op's forward, translating backend errors."""
+    if op.dtypes != "any":
+        for n in op.tensors:
+            a = args[n]
+            kind = getattr(getattr(a, "dtype", None), "kind", None)
+            if kind is None:
+                continue
+            if op.dtypes == "float" and kind != "f":
+                args[n] = a.astype(_dt.default_dtype())
+            elif op.dtypes == "integer" and kind not in "iu":
+                raise DTypeError(f"{op.name}: argument {n!r} must be an integer tensor, got {_describe(bound[n])}")
+    pos: list[Any] = [dev.xp]
+    if op.rng:
+        pos.append(args["generator"])
+    kw = {}
+    for p in op.params:
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            pos.extend(args[p.name])
+        elif p.kind is inspect.Parameter.KEYWORD_ONLY:
+            kw[p.name] = args[p.name]
+        else:
+            pos.append(args[p.name])
+    try:
+        return op.impl(*pos, **kw)
+    except Exception as e:
+        raise translate(op, bound, e) from e
+
+
+def finish(op: Op, r: Any, dev: Device, out: Any, target: Any) -> Any:
+    """Wrap a forward's raw result: a new tensor, written into ``out``, or into the in-place target."""
+    from .tensor import Tensor, wrap
+
+    if op.result == "python":
+        return r
+    if op.result == "list":
+        return [wrap(as_array(x, dev), dev) for x in r]
+    if op.result == "tuple" and isinstance(r, tuple):
+        rs = [as_array(x, dev) for x in r]
+        if out is not None:
+            if not (isinstance(out, (tuple, list)) and len(out) == len(rs)):
+                raise ArgumentError(f"{op.name}: out= must be a tuple of {len(rs)} tensors ({', '.join(op.names)})")
+            return op.result_type(*(write_out(op, o, x, dev) for o, x in zip(out, rs)))
+        return op.result_type(*(wrap(x, dev) for x in rs))
+    r = as_array(r, dev)
+    if target is not None:
+        assign(op, target, r)
+        return target
+    if out is not None:
+        if not isinstance(out, Tensor):
+            raise ArgumentError(f"{op.name}: out= must be a Tensor, got {type(out).__name__}")
+        return write_out(op, out, r, dev)
+    return wrap(r, dev)
+
+
+def as_array(r: Any, dev: Device) -> Any:
+    if r.__class__ is not dev.array_type:
+        r = dev.xp.asarray(r)
+    if r.dtype == np.bool_:
+        r = r.view(np.uint8)
+    return r
+
+
+def assign(op: Op, target: Any, r: Any, casting: str = "same_kind") -> None:
+    """Write ``r`` into ``target``'s memory; on any error the target is left untouched."""
+    a = target._a
+    if r.shape != a.shape:
+        try:
+            if np.broadcast_shapes(r.shape, a.shape) != a.shape:
+                raise ValueError
+        except ValueError:
+            raise ShapeError(
+                f"{op.name}: the result has size {_size(r.shape)}, which cannot be written in place"
+                f" into a tensor of size {_size(a.shape)}"
+            ) from None
+    if not np.can_cast(r.dtype, a.dtype, casting):
+        raise DTypeError(
+            f"{op.name}: the result is {_dt.NAME_OF.get(r.dtype, r.dtype)} and cannot be stored in place in a"
+            f" {_dt.NAME_OF[a.dtype]}Tensor; convert the target first (e.g. .double())"
+        )
+    if not getattr(a, "flags", None) or a.flags.writeable:
+        target._d.xp.copyto(a, r, casting="unsafe")
+    else:
+        raise ArgumentError(f"{op.name}: the target tensor's memory is read-only")
+
+
+def write_out(op: Op, out: Any, r: Any, dev: Device) -> Any:
+    """Torch7's result-argument form: ``out`` is resized to the result and receives it."""
+    if out._d is not dev:
+        raise mismatch(op, "input", dev, "out", out._d)
+    if out._a.shape != r.shape:
+        out.resize_(*r.shape)
+    assign(op, out, r)
+    return out
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "[] (0-d)"
+
+
+# --------------------------------------------------------------------------------------------
+# Code generation.
+
+
+def _signature_text(op: Op, with_out: bool, drop_first: bool = False) -> str:
+    parts: list[str] = []
+    star = False
+    params = op.params[1:] if drop_first else op.params
+    if op.kind == "factory" and any(p.name == "size" for p in params):
+        parts.append("*size")
+        star = True
+        params = tuple(p for p in params if p.name != "size")
+    for p in params:
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            parts.append("*" + p.name)
+            star = True
+            continue
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        parts.append(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}")
+    extra = []
+    if op.kind == "factory":
+        extra += ["device=None"]
+    if op.rng:
+        extra += ["generator=None"]
+    if with_out:
+        extra += ["out=None"]
+    if extra:
+        if not star:
+            parts.append("*")
+        parts += extra
+    return ", ".join(parts)
+
+
+def _fast_path(op: Op, ret: str) -> list[str]:
+    """Source of the fast path, or [] when the op does not qualify for one."""
+    if op.kind != "op" or op.seqs or op.rng or op.result not in ("tensor", "byte", "view") or not op.tensors:
+        return []
+    t0, rest = op.tensors[0], op.tensors[1:]
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in op.params):
+        return []
+    lines = [f"    if {t0}.__class__ is _T:", f"        _d = {t0}._d", f"        _a_{t0} = {t0}._a"]
+    for n in rest:
+        lines += [
+            f"        _c = {n}.__class__",
+            "        if _c is _T:",
+            f"            if {n}._d is not _d: return {ret}",
+            f"            _a_{n} = {n}._a",
+            "        elif _c is float or _c is int:",
+            f"            _a_{n} = {n}",
+            "        else:",
+            f"            return {ret}",
+        ]
+    if op.dtypes == "float":
+        for n in op.tensors:
+            lines.append(
+                f"        if _a_{n}.__class__ is _d.array_type and _a_{n}.dtype.kind != 'f': _a_{n} = _a_{n}.astype(_dflt[0])"
+            )
+    elif op.dtypes == "integer":
+        return []
+    args = ", ".join(f"_a_{p.name}" if p.name in op.tensors else p.name for p in op.params if p.kind is not inspect.Parameter.KEYWORD_ONLY)
+    kwargs = ", ".join(f"{p.name}={p.name}" for p in op.params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    call_args = ", ".join(x for x in (args, kwargs) if x)
+    lines += [
+        "        try:",
+        f"            _r = _impl(_d.xp, {call_args})",
+        "        except Exception as _e:",
+        f"            raise _translate(_op, {_bound_dict(op)}, _e) from _e",
+        "        if _r.__class__ is not _d.array_type: _r = _d.xp.asarray(_r)",
+    ]
+    if op.result == "byte":
+        lines.append("        if _r.dtype == _bool: _r = _r.view(_u8)")
+    return lines
+
+
+def _bound_dict(op: Op) -> str:
+    return "{" + ", ".join(f"{p.name!r}: {p.name}" for p in op.params) + "}"
+
+
+def _generate(op: Op, form: str) -> Callable[..., Any]:
+    """Build the function form (``form='function'``) or the in-place form (``'inplace'``)."""
+    from .tensor import Tensor
+
+    with_out = form == "function" and "out" in op.variants
+    name = op.name + ("_" if form == "inplace" else "")
+    sig = _signature_text(op, with_out)
+    bound = _bound_dict(op)
+    if form == "inplace":
+        ret = f"_call(_op, {bound}, None, {op.tensors[0]})"
+    else:
+        ret = f"_call(_op, {bound}, {'out' if with_out else 'None'})"
+    extra = [p for p in ("device", "generator") if f"{p}=None" in sig]
+    if extra:
+        bound_with = "{" + bound[1:-1] + (", " if op.params else "") + ", ".join(f"{p!r}: {p}" for p in extra) + "}"
+        ret = ret.replace(bound, bound_with, 1)
+    src = [f"def {name}({sig}):"]
+    if op.kind == "factory" and any(p.name == "size" for p in op.params):
+        src.append("    size = _sizes(size, _op)")
+    fast = _fast_path(op, ret)
+    if fast:
+        src += fast
+        if form == "inplace":
+            src += [f"        _assign(_op, {op.tensors[0]}, _r)", f"        return {op.tensors[0]}"]
+        else:
+            if with_out:
+                src.append("        if out is not None: return _write_out(_op, out, _r, _d)")
+            src += ["        _t = _new(_T)", "        _t._a = _r", "        _t._d = _d", "        return _t"]
+    src.append(f"    return {ret}")
+    from .tensor import sizes_arg
+
+    ns: dict[str, Any] = {
+        "_T": Tensor,
+        "_new": object.__new__,
+        "_op": op,
+        "_impl": op.impl,
+        "_call": call,
+        "_translate": translate,
+        "_assign": assign,
+        "_write_out": write_out,
+        "_dflt": _dt._default,
+        "_bool": np.dtype(np.bool_),
+        "_u8": np.dtype(np.uint8),
+        "_sizes": sizes_arg,
+    }
+    code = "\n".join(src)
+    exec(compile(code, f"<flambeau op {name}>", "exec"), ns)
+    fn = ns[name]
+    fn.__qualname__ = name
+    fn.__module__ = "flambeau.tensor"
+    fn.__doc__ = docstring(op, form)
+    fn.__op__ = op  # type: ignore[attr-defined]
+    fn.__source__ = code  # type: ignore[attr-defined]
+    return fn  # type: ignore[no-any-return]
+
+
+def docstring(op: Op, form: str = "function") -> str:
+    text = op.doc.strip()
+    if form == "inplace":
+        text = f"In-place form of :func:`{op.name}`: writes the result into the tensor and returns it.\n\n" + text
+    if op.example and form == "function":
+        text += "\n\nExamples\n--------\n" + op.example.strip("\n")
+    return text + "\n"
+
+
+def declare(*ops: Op) -> None:
+    """Add records to the table (names must be new)."""
+    for op in ops:
+        suffix = "_" if op.kind == "fill" else ""  # in-place-only ops are known by their ``_`` name
+        for n in (op.name + suffix, *(a + suffix for a in op.aliases)):
+            if n in OPS:
+                raise TypeError(f"op {n!r} declared twice")
+            OPS[n] = op
+
+
+def install(namespace: dict[str, Any], tensor_cls: type) -> None:
+    """Generate every form of every op: functions into ``namespace``, methods onto ``tensor_cls``."""
+    for name, op in OPS.items():
+        if name != op.name + ("_" if op.kind == "fill" else ""):
+            continue
+        fn = _generate(op, "function")
+        inplace = _generate(op, "inplace") if "inplace" in op.variants else None
+        for n in (op.name, *op.aliases):
+            if "function" in op.variants:
+                namespace[n] = fn
+            if "method" in op.variants:
+                setattr(tensor_cls, n, fn)
+            if inplace is not None:
+                setattr(tensor_cls, n + "_", inplace)
+                if op.kind == "fill":
+                    namespace[n + "_"] = inplace
