@@ -276,17 +276,13 @@ def assign(op: Op, target: Any, r: Any, casting: str = "same_kind") -> None:
     """Write ``r`` into ``target``'s memory; on any error the target is left untouched."""
     a = target._a
     if r.shape != a.shape:
-        try:
-            if np.broadcast_shapes(r.shape, a.shape) != a.shape:
-                raise ValueError
-        except ValueError:
-            raise ShapeError(
-                f"{op.name}: the result has size {_size(r.shape)}, which cannot be written in place"
-                f" into a tensor of size {_size(a.shape)}"
-            ) from None
+        raise ShapeError(
+            f"{op.name}_: the result has size {_size(r.shape)}, which cannot be written in place"
+            f" into a tensor of size {_size(a.shape)}"
+        )
     if not np.can_cast(r.dtype, a.dtype, casting):
         raise DTypeError(
-            f"{op.name}: the result is {_dt.NAME_OF.get(r.dtype, r.dtype)} and cannot be stored in place in a"
+            f"{op.name}_: the result is {_dt.NAME_OF.get(r.dtype, r.dtype)} and cannot be stored in place in a"
             f" {_dt.NAME_OF[a.dtype]}Tensor; convert the target first (e.g. .double())"
         )
     if not getattr(a, "flags", None) or a.flags.writeable:

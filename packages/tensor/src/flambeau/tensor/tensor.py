@@ -79,9 +79,11 @@ def _data_ptr(a: Any) -> int:
 
 def _root_flat(a: Any) -> Any:
     """A 1-D array over the whole allocation that ``a`` views (its Torch7 storage)."""
-    root = a
-    while getattr(root, "base", None) is not None and hasattr(root.base, "dtype") and hasattr(root.base, "shape"):
-        root = root.base
+    root, base = a, getattr(a, "base", None)
+    while base is not None:  # as_strided leaves a non-array holder in the chain: walk through it
+        if hasattr(base, "dtype") and hasattr(base, "strides"):
+            root = base
+        base = getattr(base, "base", None)
     if root.dtype != a.dtype or root.itemsize != a.itemsize:
         root = root.view(a.dtype) if root.flags.c_contiguous else a
     if root.flags.c_contiguous:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ShapeError
-from ..optable import Op, declare
+from ..optable import ALL_VARIANTS, Op, declare
 
 
 def _need(op: str, **arrays: Any) -> None:
@@ -103,7 +103,11 @@ def _cross(xp: Any, input: Any, other: Any, dim: Any = None) -> Any:
 _M = ">>> import flambeau.tensor as ft\n>>> a = ft.tensor([[1.0, 2.0], [3.0, 4.0]])\n>>> "
 
 
+_PRODUCT = frozenset({"function", "method", "out"})  # a product's size differs from its inputs': no in-place form
+
+
 def _blas(name: str, impl: Any, tensors: tuple[str, ...], doc: str, example: str, **kw: Any) -> Op:
+    kw.setdefault("variants", _PRODUCT)
     return Op(name, impl, tensors, differentiable=tensors, group="blas", doc=doc, example=_M + example, **kw)
 
 
@@ -120,15 +124,15 @@ declare(
     _blas("matmul", _matmul, ("input", "other"), "numpy's matmul: dot, mv, mm or batched mm by the ranks; ``a @ b``.",
           "(a @ ft.tensor([1.0, 0.0])).tolist()\n[1.0, 3.0]"),
     _blas("addmm", _addmm, ("input", "mat1", "mat2"), "``beta * input + alpha * (mat1 @ mat2)``.",
-          "ft.addmm(ft.ones(2, 2), a, a, alpha=2).tolist()\n[[15.0, 21.0], [31.0, 45.0]]"),
+          "ft.addmm(ft.ones(2, 2), a, a, alpha=2).tolist()\n[[15.0, 21.0], [31.0, 45.0]]", variants=ALL_VARIANTS),
     _blas("addmv", _addmv, ("input", "mat", "vec"), "``beta * input + alpha * (mat @ vec)``.",
-          "ft.addmv(ft.ones(2), a, ft.tensor([1.0, 0.0]), beta=0).tolist()\n[1.0, 3.0]"),
+          "ft.addmv(ft.ones(2), a, ft.tensor([1.0, 0.0]), beta=0).tolist()\n[1.0, 3.0]", variants=ALL_VARIANTS),
     _blas("addr", _addr, ("input", "vec1", "vec2"), "``beta * input + alpha * outer(vec1, vec2)``.",
-          "ft.addr(a, ft.tensor([1.0, 0.0]), ft.tensor([1.0, 1.0])).tolist()\n[[2.0, 3.0], [3.0, 4.0]]"),
+          "ft.addr(a, ft.tensor([1.0, 0.0]), ft.tensor([1.0, 1.0])).tolist()\n[[2.0, 3.0], [3.0, 4.0]]", variants=ALL_VARIANTS),
     _blas("addbmm", _addbmm, ("input", "batch1", "batch2"), "``beta * input + alpha * sum_i batch1[i] @ batch2[i]``.",
-          "ft.addbmm(ft.zeros(2, 2), ft.stack([a, a]), ft.stack([a, a])).tolist()\n[[14.0, 20.0], [30.0, 44.0]]"),
+          "ft.addbmm(ft.zeros(2, 2), ft.stack([a, a]), ft.stack([a, a])).tolist()\n[[14.0, 20.0], [30.0, 44.0]]", variants=ALL_VARIANTS),
     _blas("baddbmm", _baddbmm, ("input", "batch1", "batch2"), "``beta * input[i] + alpha * batch1[i] @ batch2[i]`` for each i.",
-          "ft.baddbmm(ft.zeros(1, 2, 2), a.view(1, 2, 2), a.view(1, 2, 2)).tolist()\n[[[7.0, 10.0], [15.0, 22.0]]]"),
+          "ft.baddbmm(ft.zeros(1, 2, 2), a.view(1, 2, 2), a.view(1, 2, 2)).tolist()\n[[[7.0, 10.0], [15.0, 22.0]]]", variants=ALL_VARIANTS),
     _blas("cross", _cross, ("input", "other"), "Cross product of 3-vectors along ``dim`` (default: the first dim of size 3).",
-          "ft.cross(ft.tensor([1.0, 0.0, 0.0]), ft.tensor([0.0, 1.0, 0.0])).tolist()\n[0.0, 0.0, 1.0]"),
+          "ft.cross(ft.tensor([1.0, 0.0, 0.0]), ft.tensor([0.0, 1.0, 0.0])).tolist()\n[0.0, 0.0, 1.0]", variants=ALL_VARIANTS),
 )

@@ -1,0 +1,382 @@
+"""Side-by-side benchmarks: flambeau against numpy by hand (the floor), HIPS autograd and PyTorch.
+
+    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--json PATH]
+
+Every workload runs in this one process. A workload is a small function, registered with
+``@workload``, that returns its *variants*: one statement per peer (``ft.add(a, b)``,
+``np.add(a, b)``, ...) with the names it needs. Each variant is timed with :mod:`timeit`
+(``time.perf_counter_ns``, the garbage collector left on) after a warm-up: one *sample* runs
+the statement ``number`` times back to back (``number`` is calibrated so that a sample lasts
+about ``--sample-ms``), and ``repeat`` samples are taken, round-robin over the variants so
+that machine noise falls on all of them alike. The table reports the **median of the samples**
+(per call), their minimum, their spread, the ratio to the workload's numpy baseline and, for
+overhead workloads, the extra microseconds per op over numpy.
+
+Gradient workloads (``mlp_*``, ``convnet_b32`` and the ``*_grad`` variants) slot in as further
+``@workload`` functions once flambeau.autograd and flambeau.nn exist; until then they are
+listed in ``PLANNED`` and reported as not yet available. This is a measurement, not a test:
+nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter_ns
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------------
+# Peers: each imported once; a missing one is skipped with its reason.
+
+PEER_MODULES = {
+    "flambeau": "flambeau.tensor",
+    "autograd": "autograd.numpy",
+    "torch": "torch",
+}
+
+
+def load_peers() -> tuple[dict[str, ModuleType], dict[str, str]]:
+    """Import every peer; return (name -> module, name -> why it is skipped)."""
+    found: dict[str, ModuleType] = {"numpy": np}
+    skipped: dict[str, str] = {}
+    for name, module in PEER_MODULES.items():
+        try:
+            found[name] = importlib.import_module(module)
+        except Exception as e:  # any import failure: skip the peer
+            skipped[name] = f"cannot import {module}: {type(e).__name__}: {e}"
+    if "torch" in found:
+        found["torch"].set_num_threads(blas_threads())
+    return found, skipped
+
+
+def blas_threads() -> int:
+    """The thread count numpy's BLAS uses (its environment variables, else the usable cores)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------------------------
+# Workloads.
+
+
+@dataclass
+class Variant:
+    """One peer's version of a workload: a statement timed in namespace ``ns``."""
+
+    peer: str  # numpy | flambeau | autograd | torch
+    stmt: str
+    ns: dict[str, Any]
+    baseline: bool = False  # the numpy variant ratios and overheads are taken against
+
+
+@dataclass
+class Workload:
+    name: str
+    what: str
+    build: Callable[[dict[str, ModuleType]], list[Variant]]
+    ops_per_call: int = 0  # > 0: an overhead workload; report extra µs per op over numpy
+    heavy: bool = False  # one call is long: fewer repeats, no calibration loop
+    grad: bool = False  # loss + all parameter gradients (none yet)
+
+
+WORKLOADS: dict[str, Workload] = {}
+
+# Named by DESIGN section 9; each becomes a @workload once its flambeau packages exist.
+PLANNED = {
+    "mlp_b1": "784-50-50-10 tanh MLP, log-softmax + NLL, batch 1, loss + grads",
+    "mlp_b128": "the same MLP, batch 128, loss + grads",
+    "mlp_big": "512 x 784-2048-2048-10 MLP, loss + grads",
+    "convnet_b32": "3-layer 5x5 conv/tanh/max-pool net on 32x32 RGB, batch 32, loss + grads",
+    "chain200_grad": "chain200 with its gradient",
+}
+
+
+def workload(
+    name: str, what: str, *, ops_per_call: int = 0, heavy: bool = False, grad: bool = False
+) -> Callable[[Callable[[dict[str, ModuleType]], list[Variant]]], Any]:
+    def register(build: Callable[[dict[str, ModuleType]], list[Variant]]) -> Any:
+        WORKLOADS[name] = Workload(name, what, build, ops_per_call, heavy, grad)
+        return build
+
+    return register
+
+
+def _data(*shape: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _elementwise(peers: dict[str, ModuleType], np_stmt: str, ft_stmt: str, ag_stmt: str, th_stmt: str) -> list[Variant]:
+    """Variants of an op on two 10-element float64 vectors ``a`` and ``b``."""
+    a, b = _data(10), _data(10, seed=1)
+    vs = [Variant("numpy", np_stmt, {"np": np, "a": a, "b": b}, baseline=True)]
+    if "flambeau" in peers:
+        ft = peers["flambeau"]
+        ns = {"ft": ft, "a": ft.from_numpy(a.copy()), "b": ft.from_numpy(b.copy())}
+        vs.append(Variant("flambeau", ft_stmt, ns))
+    if "autograd" in peers:
+        vs.append(Variant("autograd", ag_stmt, {"anp": peers["autograd"], "a": a, "b": b}))
+    if "torch" in peers:
+        torch = peers["torch"]
+        ns = {"torch": torch, "a": torch.from_numpy(a.copy()), "b": torch.from_numpy(b.copy())}
+        vs.append(Variant("torch", th_stmt, ns))
+    return vs
+
+
+@workload("add10", "add two 10-element float64 vectors (function form)", ops_per_call=1)
+def add10(peers: dict[str, ModuleType]) -> list[Variant]:
+    return _elementwise(peers, "np.add(a, b)", "ft.add(a, b)", "anp.add(a, b)", "torch.add(a, b)")
+
+
+@workload("tanh10", "tanh of a 10-element float64 vector (function form)", ops_per_call=1)
+def tanh10(peers: dict[str, ModuleType]) -> list[Variant]:
+    return _elementwise(peers, "np.tanh(a)", "ft.tanh(a)", "anp.tanh(a)", "torch.tanh(a)")
+
+
+@workload("mul_scalar10", "a * 1.01 on 10 float64 elements (the operator)", ops_per_call=1)
+def mul_scalar10(peers: dict[str, ModuleType]) -> list[Variant]:
+    return _elementwise(peers, "a * 1.01", "a * 1.01", "anp.multiply(a, 1.01)", "a * 1.01")
+
+
+def chain(m: Any, x: Any) -> Any:
+    """DESIGN section 9's chain: 50 x tanh(sin(x)*1.01 + x), 200 ops, through module ``m``."""
+    for _ in range(50):
+        x = m.tanh(m.sin(x) * 1.01 + x)
+    return x
+
+
+@workload("chain200", "50 x tanh(sin(x)*1.01 + x) on 10 float64, forward", ops_per_call=200)
+def chain200(peers: dict[str, ModuleType]) -> list[Variant]:
+    x = _data(10)
+    wrap = {
+        "numpy": lambda a: a,
+        "flambeau": lambda a: peers["flambeau"].from_numpy(a),
+        "autograd": lambda a: a,  # forward only: anp on plain arrays (no tracing yet)
+        "torch": lambda a: peers["torch"].from_numpy(a),
+    }
+    return [
+        Variant(p, "chain(m, x)", {"chain": chain, "m": peers[p], "x": wrap[p](x.copy())}, baseline=p == "numpy")
+        for p in wrap
+        if p in peers
+    ]
+
+
+@workload("mm1000", "1000x1000 float64 matrix product", heavy=True)
+def mm1000(peers: dict[str, ModuleType]) -> list[Variant]:
+    a, b = _data(1000, 1000), _data(1000, 1000, seed=1)
+    ns = {"np": np, "a": a, "b": b, "c": np.empty((1000, 1000))}
+    vs = [
+        Variant("numpy", "np.matmul(a, b)", ns, baseline=True),
+        Variant("numpy", "np.dot(a, b)", ns),
+        Variant("numpy", "np.matmul(a, b, out=c)", ns),
+        Variant("numpy", "a @ b", ns),
+    ]
+    if "flambeau" in peers:
+        ft = peers["flambeau"]
+        ns = {"ft": ft, "a": ft.from_numpy(a), "b": ft.from_numpy(b), "c": ft.from_numpy(ns["c"])}
+        vs += [Variant("flambeau", s, ns) for s in ("ft.mm(a, b)", "ft.mm(a, b, out=c)", "a @ b")]
+    if "autograd" in peers:
+        vs.append(Variant("autograd", "anp.matmul(a, b)", {"anp": peers["autograd"], "a": a, "b": b}))
+    if "torch" in peers:
+        th = peers["torch"]
+        ns = {"torch": th, "a": th.from_numpy(a), "b": th.from_numpy(b), "c": th.empty(1000, 1000, dtype=th.float64)}
+        vs += [Variant("torch", s, ns) for s in ("torch.mm(a, b)", "torch.mm(a, b, out=c)")]
+    return vs
+
+
+# --------------------------------------------------------------------------------------------
+# Timing.
+
+
+@dataclass
+class Result:
+    workload: str
+    peer: str
+    stmt: str
+    number: int  # calls per sample
+    samples_ns: list[float] = field(default_factory=list)  # per-call time of each sample
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ns)
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range relative to the median."""
+        q = statistics.quantiles(self.samples_ns, n=4) if len(self.samples_ns) > 1 else [0, 0, 0]
+        return (q[2] - q[0]) / self.median
+
+
+# BLAS and OpenMP worker threads busy-wait for a while after a call; on 2 cores that would be
+# charged to whichever peer runs next, so heavy samples are separated by a pause.
+HEAVY_PAUSE_S = 0.25
+
+
+def _timer(v: Variant) -> timeit.Timer:
+    return timeit.Timer(v.stmt, setup="gc.enable()", timer=perf_counter_ns, globals={**v.ns, "gc": gc})
+
+
+def _calibrate(t: timeit.Timer, sample_ns: float) -> int:
+    """Calls per sample so that one sample lasts about ``sample_ns``."""
+    n = 1
+    while True:
+        took = t.timeit(n)
+        if took >= sample_ns / 10:
+            return max(1, round(n * sample_ns / took))
+        n *= 10
+
+
+def measure(w: Workload, variants: list[Variant], repeat: int, sample_ns: float) -> list[Result]:
+    timers = [_timer(v) for v in variants]
+    results = []
+    for v, t in zip(variants, timers, strict=True):
+        t.timeit(1 if w.heavy else 100)  # warm-up (and compile-on-first-use in the peers)
+        n = 1 if w.heavy else _calibrate(t, sample_ns)
+        results.append(Result(w.name, v.peer, v.stmt, n))
+    for _ in range(repeat):  # round-robin: noise lands on every variant alike
+        for r, t in zip(results, timers, strict=True):
+            if w.heavy:  # let the previous peer's BLAS/OpenMP threads stop spinning first
+                time.sleep(HEAVY_PAUSE_S)
+            r.samples_ns.append(t.timeit(r.number) / r.number)
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Report.
+
+
+def _fmt_time(ns: float) -> str:
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def report(w: Workload, variants: list[Variant], results: list[Result]) -> list[dict[str, Any]]:
+    base = next((r for v, r in zip(variants, results, strict=True) if v.baseline), None)
+    print(f"\n{w.name}: {w.what}")
+    head = f"  {'peer':<9} {'statement':<24} {'median':>10} {'min':>10} {'IQR':>6} {'/numpy':>7}"
+    print(head + ("  extra µs/op" if w.ops_per_call else ""))
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {
+            "workload": w.name,
+            "peer": r.peer,
+            "stmt": r.stmt,
+            "calls_per_sample": r.number,
+            "samples": len(r.samples_ns),
+            "median_ns": r.median,
+            "min_ns": min(r.samples_ns),
+            "iqr_rel": r.spread,
+        }
+        line = (
+            f"  {r.peer:<9} {r.stmt:<24} {_fmt_time(r.median):>10} {_fmt_time(min(r.samples_ns)):>10} {r.spread:>6.1%}"
+        )
+        if base is not None:
+            row["ratio"] = r.median / base.median
+            line += f" {row['ratio']:>7.2f}"
+            if w.ops_per_call:
+                row["extra_us_per_op"] = (r.median - base.median) / w.ops_per_call / 1e3
+                line += f"  {row['extra_us_per_op']:>+10.3f}"
+        print(line)
+        rows.append(row)
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas_threads": blas_threads(),
+    }
+
+
+def heavy_repeat(repeat: int) -> int:
+    return max(5, repeat // 2)
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer, shorter samples (a smoke run)")
+    p.add_argument("--only", help="comma-separated workload names")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--repeat", type=int, help="samples per variant (default 21, quick 5)")
+    p.add_argument("--sample-ms", type=float, help="length of one sample (default 20, quick 5)")
+    args = p.parse_args(argv)
+    repeat = args.repeat or (5 if args.quick else 21)
+    sample_ns = (args.sample_ms or (5.0 if args.quick else 20.0)) * 1e6
+
+    names = args.only.split(",") if args.only else list(WORKLOADS)
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        planned = [n for n in unknown if n in PLANNED]
+        for n in planned:
+            print(f"{n}: not yet available ({PLANNED[n]})")
+        if len(planned) < len(unknown):
+            p.error(
+                f"unknown workload(s) {', '.join(n for n in unknown if n not in PLANNED)};"
+                f" known: {', '.join(WORKLOADS)}"
+            )
+        names = [n for n in names if n in WORKLOADS]
+
+    peers, skipped = load_peers()
+    info = machine()
+    for name, dist in (("flambeau", "flambeau-tensor"), ("autograd", "autograd"), ("torch", "torch")):
+        if name in peers:
+            info[name] = _version(dist)
+    print(", ".join(f"{k} {v}" for k, v in info.items()))
+    for name, why in skipped.items():
+        print(f"skipping {name}: {why}")
+    print(
+        f"timing: median of {repeat} samples per variant, round-robin over the variants; a sample"
+        f" is the mean of N back-to-back calls lasting ~{sample_ns / 1e6:g} ms; heavy workloads"
+        f" (mm1000): median of {heavy_repeat(repeat)} one-call samples, {HEAVY_PAUSE_S} s apart;"
+        " time.perf_counter_ns via timeit, after a warm-up, GC on"
+    )
+
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        w = WORKLOADS[name]
+        variants = w.build(peers)
+        results = measure(w, variants, heavy_repeat(repeat) if w.heavy else repeat, sample_ns)
+        rows += report(w, variants, results)
+    if not args.only:
+        print("\nnot yet available: " + ", ".join(PLANNED) + " (need flambeau.autograd / nn)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "skipped": skipped, "results": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The one task runner of the flambeau monorepo.
+
+    python3 -m pip install nox && python3 -m nox      # every default session (what CI runs)
+    python3 -m nox -s demo                            # the demo
+    python3 -m nox -l                                 # list the sessions
+
+Default sessions: tests (one per package with a tests/ dir), integration, doctests, lint, typecheck,
+examples. Off by default: demo, bench (timings against numpy, HIPS autograd and PyTorch) and gpu
+(the suite's `-m gpu` tests, for a machine with a CUDA device and cupy).
+
+Every session gets a fresh virtual environment and installs the first-party dists NON-editable from
+this checkout, so tests see what a user's `pip install` would give. Packages are found by listing
+directories (packages/*, backends/*, integration-tests/plugins/*): adding a package needs no edit here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed, plain virtualenv otherwise
+nox.options.reuse_venv = "no"
+nox.options.sessions = ["tests", "integration", "doctests", "lint", "typecheck", "examples"]
+
+ROOT = Path(__file__).resolve().parent
+TEST_TOOLS = ["pytest>=8.1", "hypothesis>=6"]
+RUFF = "ruff==0.17.6"
+MYPY = "mypy==2.4.1"
+PYTEST = ["python", "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT)]
+GPU_CUPY = os.environ.get("FLAMBEAU_CUPY", "cupy-cuda12x")  # the cupy wheel of the gpu session
+
+
+# --------------------------------------------------------------------------- discovery of the dists
+
+
+def _dist_dirs(*groups: str) -> list[Path]:
+    """Every directory under the given groups (e.g. "packages") holding a pyproject.toml."""
+    return sorted(p.parent for g in groups for p in (ROOT / g).glob("*/pyproject.toml"))
+
+
+def _dist_name(path: Path) -> str:
+    with open(path / "pyproject.toml", "rb") as f:
+        return str(tomllib.load(f)["project"]["name"])
+
+
+def _dependencies(path: Path) -> list[str]:
+    with open(path / "pyproject.toml", "rb") as f:
+        return list(tomllib.load(f)["project"].get("dependencies", []))
+
+
+FIRST_PARTY = _dist_dirs("packages", "backends")  # the dists we ship
+PLUGINS = _dist_dirs("integration-tests/plugins")  # third-party-style dists used by integration tests
+BY_NAME = {_dist_name(p): p for p in FIRST_PARTY + PLUGINS}
+SRC_DIRS = [p / "src" for p in FIRST_PARTY if (p / "src" / "flambeau").is_dir()]
+
+
+def _tested() -> dict[str, Path]:
+    """Session ids -> dists with a tests/ dir: "tensor", "numpy" (group-prefixed only if names clash)."""
+    with_tests = [p for p in FIRST_PARTY if (p / "tests").is_dir()]
+    names = [p.name for p in with_tests]
+    return {(p.name if names.count(p.name) == 1 else f"{p.parent.name}-{p.name}"): p for p in with_tests}
+
+
+TESTED = _tested()
+
+
+def _local_closure(*dists: Path) -> list[Path]:
+    """The dists and every first-party dist they depend on, found through their pyproject files."""
+    seen: dict[Path, None] = {}
+    todo = list(dists)
+    while todo:
+        d = todo.pop()
+        if d in seen:
+            continue
+        seen[d] = None
+        for req in _dependencies(d):
+            name = re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0]
+            if name in BY_NAME:
+                todo.append(BY_NAME[name])
+    return sorted(seen)
+
+
+def _install_local(session: nox.Session, dists: list[Path], *extra: str) -> None:
+    """Install local dists non-editable, together so pip takes the siblings from this checkout."""
+    specs = []
+    for d in dists:
+        with open(d / "pyproject.toml", "rb") as f:
+            optional = tomllib.load(f)["project"].get("optional-dependencies", {})
+        specs.append(f"{d}[test]" if "test" in optional else str(d))
+    session.install(*specs, *extra)
+    # Guard (after dagster): every flambeau dist in the venv must come from this checkout, never an index.
+    session.run("python", "-c", _FROM_CHECKOUT, silent=True)
+
+
+_FROM_CHECKOUT = """
+import importlib.metadata as md, json, sys
+bad = []
+for d in md.distributions():
+    name = (d.metadata["Name"] or "").lower()
+    if name == "flambeau" or name.startswith("flambeau-"):
+        raw = d.read_text("direct_url.json")
+        url = json.loads(raw).get("url", "") if raw else ""
+        if not url.startswith("file:"):
+            bad.append(f"{name} {d.version} (from {url or 'an index'})")
+sys.exit("first-party dists not installed from the checkout: " + ", ".join(bad) if bad else 0)
+"""
+
+
+def _packages_of(src: Path) -> list[str]:
+    """Importable package names under a src dir, e.g. flambeau.tensor, flambeau.backends.numpy."""
+    names = []
+    for init in sorted(src.glob("flambeau/*/__init__.py")) + sorted(src.glob("flambeau/backends/*/__init__.py")):
+        names.append(".".join(init.parent.relative_to(src).parts))
+    return names
+
+
+# --------------------------------------------------------------------------------------- sessions
+
+
+@nox.session
+@nox.parametrize("package", [nox.param(name, id=name) for name in TESTED])
+def tests(session: nox.Session, package: str) -> None:
+    """Run one package's tests/ against its non-editable install (+ its first-party dependencies)."""
+    path = TESTED[package]
+    _install_local(session, _local_closure(path), *TEST_TOOLS)
+    session.run(*PYTEST, str(path / "tests"), *session.posargs)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Cross-package tests with every first-party dist and every plugin dist of integration-tests/plugins."""
+    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS)
+    session.run(*PYTEST, str(ROOT / "integration-tests"), *session.posargs)
+
+
+@nox.session
+def doctests(session: nox.Session) -> None:
+    """Docstring examples of every installed flambeau package, the op-table example tests and README.md.
+
+    The modules are collected from the installed dists (`--pyargs flambeau.tensor ...`), not from src/:
+    with `consider_namespace_packages` pytest names them `flambeau.tensor.x` as the namespace requires.
+    """
+    _install_local(session, FIRST_PARTY, *TEST_TOOLS)
+    packages = [name for src in SRC_DIRS for name in _packages_of(src)]
+    example_tests = sorted(str(p) for d in FIRST_PARTY for p in d.glob("tests/test_op_examples.py"))
+    session.run(*PYTEST, "--doctest-modules", "--doctest-glob=README.md", "--pyargs", *packages,
+                *example_tests, str(ROOT / "README.md"), *session.posargs)  # fmt: skip
+
+
+LINTED = ["packages", "backends", "integration-tests", "examples", "benchmarks", "docs", "noxfile.py"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over all the Python of the repository."""
+    session.install(RUFF)
+    targets = [t for t in LINTED if (ROOT / t).exists()]
+    session.run("ruff", "check", *targets, *session.posargs)
+    session.run("ruff", "format", "--check", *targets)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over every src tree (flambeau is a PEP 420 namespace: the src dirs are the package bases)."""
+    _install_local(session, FIRST_PARTY, MYPY)  # brings numpy, pluggy, ... for their type information
+    env = {"MYPYPATH": os.pathsep.join(str(s) for s in SRC_DIRS)}
+    session.run("mypy", *(str(s) for s in SRC_DIRS), *session.posargs, env=env)
+
+
+def _run_scripts(session: nox.Session, scripts: list[Path]) -> None:
+    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}  # no plot windows; plots go to files
+    session.chdir(session.create_tmp())  # files an example writes land in the session's tmp dir
+    for script in scripts:
+        session.log(f"--- {script.relative_to(ROOT)}")
+        session.run("python", str(script), *session.posargs, env=env)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """Smoke-run every examples/*.py (each asserts a few real values, so a wrong result fails)."""
+    scripts = sorted((ROOT / "examples").glob("*.py"))
+    if not scripts:
+        session.error("no examples/*.py to run")
+    _install_local(session, FIRST_PARTY)
+    _run_scripts(session, scripts)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Run examples/demo.py: a tour of the talk's tensor slides."""
+    _install_local(session, FIRST_PARTY)
+    _run_scripts(session, [ROOT / "examples" / "demo.py"])
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Side-by-side timings: flambeau vs hand-written numpy, HIPS autograd and PyTorch (not a test)."""
+    _install_local(session, FIRST_PARTY, "torch==2.13.0", "autograd")
+    session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs)
+
+
+@nox.session
+def gpu(session: nox.Session) -> None:
+    """The tests marked `gpu`, for a machine with a CUDA device: installs cupy ($FLAMBEAU_CUPY, default
+    cupy-cuda12x) with every dist, then runs `pytest -m gpu` over each package's tests and integration-tests.
+    Without a GPU these tests skip. On a machine without network, build wheels elsewhere and pass
+    `--no-index --find-links DIR` through PIP_* environment variables."""
+    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS, GPU_CUPY)
+    session.run("python", "-c", "import cupy; print('cupy', cupy.__version__, cupy.cuda.runtime.getDeviceCount())")
+    dirs = [str(p / "tests") for p in TESTED.values()] + [str(ROOT / "integration-tests")]
+    # exit code 5 ("no tests collected") is accepted while no package has gpu-marked tests yet
+    session.run(*PYTEST, "-m", "gpu", "--import-mode=importlib", *dirs, *session.posargs, success_codes=[0, 5])
+
+
+if __name__ == "__main__":  # `python noxfile.py` works too
+    sys.exit(nox.main())
