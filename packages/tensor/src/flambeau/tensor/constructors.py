@@ -60,7 +60,7 @@ def host_array(data: Any, dt: np.dtype | None, op: str) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data._d.backend.to_host(data._a)
     try:
-        a = np.array(data, dtype=dt)
+        a = np.array(data, dtype=dt, order="C")
     except (ValueError, TypeError) as e:
         raise ArgumentError(f"{op}: cannot make a tensor from {type(data).__name__}: {e}") from None
     if a.dtype == np.bool_:
@@ -72,7 +72,7 @@ def host_array(data: Any, dt: np.dtype | None, op: str) -> np.ndarray:
             a = a.astype(_dt.default_dtype())
         else:
             raise DTypeError(f"{op}: cannot make a tensor from data of dtype {a.dtype}")
-    return np.ascontiguousarray(a)
+    return a
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
@@ -92,6 +93,7 @@ def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
         return subtract(input, *args, **kwargs)
 
     sub.__doc__ = subtract.__doc__
+    sub.__signature__ = inspect.signature(subtract)  # type: ignore[attr-defined]
     sub.__op__ = subtract.__op__  # type: ignore[attr-defined]
     tensor_cls.sub = sub  # type: ignore[attr-defined]
     namespace["sub"] = sub

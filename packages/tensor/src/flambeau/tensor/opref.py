@@ -108,8 +108,10 @@ def section(op: Op) -> str:
     if "out" in op.variants:
         lines.append("- **`out=`:** writes the result into `out`, resized to fit (Torch7's result argument)")
     if op.kind == "factory":
-        lines.append("- **Type:** `dtype=` chooses it; without it, " +
-                     ("the default tensor type" if op.default_dtype is None else "chosen by the op (see below)"))
+        lines.append(
+            "- **Type:** `dtype=` chooses it; without it, "
+            + ("the default tensor type" if op.default_dtype is None else "chosen by the op (see below)")
+        )
     elif op.kind == "fill":
         lines.append("- **Types:** the draws are stored in the tensor's own type (same-kind casting)")
         lines.append("- **Returns:** the tensor itself, filled in place")

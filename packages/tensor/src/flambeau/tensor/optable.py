@@ -255,11 +255,9 @@ def finish(op: Op, r: Any, dev: Device, out: Any, target: Any) -> Any:
         return op.result_type(*(wrap(x, dev) for x in rs))
     r = as_array(r, dev)
     if target is not None:
-        assign(op, target, r)
+        assign(op, target, r, "unsafe" if op.kind == "fill" else "same_kind")  # draws fill any type
         return target
     if out is not None:
-        if not isinstance(out, Tensor):
-            raise ArgumentError(f"{op.name}: out= must be a Tensor, got {type(out).__name__}")
         return write_out(op, out, r, dev)
     return wrap(r, dev)
 
@@ -272,32 +270,41 @@ def as_array(r: Any, dev: Device) -> Any:
     return r
 
 
-def assign(op: Op, target: Any, r: Any, casting: str = "same_kind") -> None:
-    """Write ``r`` into ``target``'s memory; on any error the target is left untouched."""
-    a = target._a
-    if r.shape != a.shape:
-        raise ShapeError(
-            f"{op.name}_: the result has size {_size(r.shape)}, which cannot be written in place"
-            f" into a tensor of size {_size(a.shape)}"
-        )
+def _check_cast(label: str, r: Any, a: Any, casting: str) -> None:
     if not np.can_cast(r.dtype, a.dtype, casting):
         raise DTypeError(
-            f"{op.name}_: the result is {_dt.NAME_OF.get(r.dtype, r.dtype)} and cannot be stored in place in a"
+            f"{label}: the result is {_dt.NAME_OF.get(r.dtype, r.dtype)} and cannot be stored in place in a"
             f" {_dt.NAME_OF[a.dtype]}Tensor; convert the target first (e.g. .double())"
         )
-    if not getattr(a, "flags", None) or a.flags.writeable:
-        target._d.xp.copyto(a, r, casting="unsafe")
-    else:
-        raise ArgumentError(f"{op.name}: the target tensor's memory is read-only")
+
+
+def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str = "") -> None:
+    """Write ``r`` into ``target``'s memory; on any error the target is left untouched."""
+    a = target._a
+    label = label or op.name + "_"
+    if r.shape != a.shape:
+        raise ShapeError(
+            f"{label}: the result has size {_size(r.shape)}, which cannot be written in place"
+            f" into a tensor of size {_size(a.shape)}"
+        )
+    _check_cast(label, r, a, casting)
+    if getattr(a, "flags", None) is not None and not a.flags.writeable:
+        raise ArgumentError(f"{label}: the target tensor's memory is read-only")
+    target._d.xp.copyto(a, r, casting="unsafe")
 
 
 def write_out(op: Op, out: Any, r: Any, dev: Device) -> Any:
     """Torch7's result-argument form: ``out`` is resized to the result and receives it."""
+    from .tensor import Tensor
+
+    if not isinstance(out, Tensor):
+        raise ArgumentError(f"{op.name}: out= must be a Tensor, got {type(out).__name__}")
     if out._d is not dev:
         raise mismatch(op, "input", dev, "out", out._d)
+    _check_cast(f"{op.name}(out=)", r, out._a, "same_kind")  # before resizing: a refused out= stays as it was
     if out._a.shape != r.shape:
         out.resize_(*r.shape)
-    assign(op, out, r)
+    assign(op, out, r, label=f"{op.name}(out=)")
     return out
 
 

@@ -56,18 +56,15 @@ def wrap(a: Any, d: Device) -> Tensor:
 
 def sizes_arg(size: tuple[Any, ...], op: Any = None) -> tuple[int, ...]:
     """Normalise ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])``, ``f(ft.Size)`` and ``f(LongTensor)`` to a shape."""
-    if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
-        s = size[0]
-        if isinstance(s, Tensor) or isinstance(s, Storage):
-            s = s.tolist()
-        size = tuple(s)
+    name = op.name if op is not None else "size"
     try:
+        if len(size) == 1 and not isinstance(size[0], (int, np.integer)):
+            s = size[0]
+            size = tuple(s.tolist() if isinstance(s, (Tensor, Storage)) else s)
         shape = tuple(operator.index(n) for n in size)
     except TypeError:
-        name = op.name if op is not None else "size"
         raise ArgumentError(f"{name}: sizes must be integers, got {size!r}") from None
     if any(n < 0 for n in shape):
-        name = op.name if op is not None else "size"
         raise ShapeError(f"{name}: negative size in {shape}")
     return shape
 
@@ -395,9 +392,11 @@ class Tensor:
         if self._a.flags.c_contiguous and off + n <= flat.shape[0]:
             self._a = flat[off : off + n].reshape(shape)
         else:
+            # Torch7 grows the storage: what it held from the offset on is kept.
+            old = flat[off:] if self._a.flags.c_contiguous else self._a.reshape(-1)
             new = xp.zeros(n, dtype=self._a.dtype)
-            m = min(n, self._a.size)
-            new[:m] = self._a.reshape(-1)[:m]
+            m = min(n, old.shape[0])
+            new[:m] = old[:m]
             self._a = new.reshape(shape)
         return self
 

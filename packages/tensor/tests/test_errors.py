@@ -1,0 +1,115 @@
+"""Errors (DESIGN section 8): each names the op, the argument, shapes, dtypes and devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flambeau.tensor as ft
+
+
+def test_hierarchy_keeps_builtin_catches_working() -> None:
+    assert issubclass(ft.ShapeError, ValueError) and issubclass(ft.DTypeError, TypeError)
+    assert issubclass(ft.IndexError, IndexError) and issubclass(ft.DeviceMismatchError, RuntimeError)
+    assert issubclass(ft.DomainError, ValueError) and issubclass(ft.ArgumentError, TypeError)
+    for cls in (ft.ShapeError, ft.DTypeError, ft.IndexError, ft.DeviceError, ft.DomainError, ft.RegistrationError):
+        assert issubclass(cls, ft.FlambeauError)
+
+
+def test_broadcast_mismatch_names_op_shapes_dtypes_and_device() -> None:
+    with pytest.raises(ft.ShapeError) as e:
+        ft.add(ft.zeros(3, 4), ft.zeros(5, dtype=ft.FloatTensor))
+    msg = str(e.value)
+    assert msg.startswith("add:")
+    assert "DoubleTensor of size 3x4 on cpu" in msg and "FloatTensor of size 5 on cpu" in msg
+
+
+def test_matrix_product_size_mismatch() -> None:
+    with pytest.raises(ft.ShapeError, match=r"mm: size mismatch, input is 2x3 and mat2 is 4x5"):
+        ft.mm(ft.zeros(2, 3), ft.zeros(4, 5))
+    with pytest.raises(ft.ShapeError, match="mv: vec must be 1-D, got size 3x1"):
+        ft.mv(ft.zeros(2, 3), ft.zeros(3, 1))
+    with pytest.raises(ft.ShapeError, match="bmm: input must be 3-D"):
+        ft.bmm(ft.zeros(2, 3), ft.zeros(2, 3, 3))
+
+
+def test_impossible_dtype_combinations() -> None:
+    with pytest.raises(ft.DTypeError, match=r"bitand: argument 'input' must be an integer tensor, got DoubleTensor"):
+        ft.bitand(ft.zeros(2), 1)
+    with pytest.raises(ft.DTypeError, match="gather: index must be a LongTensor"):
+        ft.zeros(3).gather(0, ft.zeros(2))
+    with pytest.raises(ft.DTypeError, match="masked_fill: mask must be a ByteTensor"):
+        ft.zeros(3).masked_fill(ft.zeros(3), 1)
+    with pytest.raises(ft.DTypeError, match="Python integer 300 out of bounds for uint8"):
+        ft.add(ft.zeros(2, dtype=ft.ByteTensor), 300)
+
+
+def test_out_of_range_dims_and_indices() -> None:
+    with pytest.raises(ft.IndexError, match="select: dim 2 out of range for a tensor of 2 dimension"):
+        ft.zeros(2, 3).select(2, 0)
+    with pytest.raises(ft.IndexError, match="select: index 3 out of range for a dimension of size 3"):
+        ft.zeros(2, 3).select(1, 3)
+    with pytest.raises(ft.IndexError, match="narrow: start 2 and length 3 do not fit"):
+        ft.zeros(4).narrow(0, 2, 3)
+    with pytest.raises(ft.IndexError, match=r"index_select: index out of range for a dimension of size 3"):
+        ft.zeros(3).index_select(0, ft.LongTensor([0, 3]))
+    with pytest.raises(ft.IndexError, match="sum: axis 2 is out of bounds"):
+        ft.zeros(2, 3).sum(2)
+
+
+def test_bad_argument_types() -> None:
+    with pytest.raises(ft.ArgumentError, match="add: argument 'other' must be a Tensor or a number, got list"):
+        ft.add(ft.zeros(2), [1, 2])
+    with pytest.raises(ft.ArgumentError, match="cat: argument 'tensors' must be a list or tuple of tensors"):
+        ft.cat(ft.zeros(2))
+    with pytest.raises(ft.ArgumentError, match=r"cat: tensors\[1\] must be a Tensor, got ndarray"):
+        ft.cat([ft.zeros(2), np.zeros(2)])
+    with pytest.raises(ft.ArgumentError, match="sizes must be integers"):
+        ft.zeros(2.5)
+    with pytest.raises(TypeError):
+        ft.zeros(2) + "a"
+
+
+def test_bad_values() -> None:
+    with pytest.raises(ft.DomainError, match="range: cannot go from 0 to 4 in steps of -1"):
+        ft.range(0, 4, -1)
+    with pytest.raises(ft.DomainError, match="clamp: at least one of min and max"):
+        ft.clamp(ft.zeros(2))
+    with pytest.raises(ft.DomainError, match="Integers to negative integer powers"):
+        ft.pow(ft.LongTensor([2]), -1)
+
+
+def test_failed_in_place_ops_leave_the_target_unchanged() -> None:
+    a = ft.arange(6).view(2, 3)
+    before = a.clone()
+    with pytest.raises(ft.DTypeError, match=r"tanh_: the result is Double.*LongTensor"):
+        a.tanh_()
+    with pytest.raises(ft.ShapeError, match=r"add_: the result has size 4x2x3"):
+        a.add_(ft.zeros(4, 1, 1, dtype=ft.LongTensor))
+    with pytest.raises(ft.ShapeError):
+        a.add_(ft.zeros(5, dtype=ft.LongTensor))
+    with pytest.raises(ft.DTypeError):
+        a.div_(2)
+    assert a.equal(before)
+    b = ft.zeros(3)
+    with pytest.raises(ft.IndexError):
+        b.index_fill_(0, ft.LongTensor([7]), 1.0)
+    assert b.tolist() == [0, 0, 0]
+
+
+def test_out_argument_must_be_a_tensor_on_the_same_device() -> None:
+    with pytest.raises(ft.ArgumentError, match="out= must be a Tensor"):
+        ft.add(ft.zeros(2), 1, out=np.zeros(2))
+    with pytest.raises(ft.ArgumentError, match=r"out= must be a tuple of 2 tensors \(values, indices\)"):
+        ft.max(ft.zeros(2, 2), 1, out=ft.zeros(2))
+    out = ft.zeros(2, dtype=ft.LongTensor)
+    with pytest.raises(ft.DTypeError, match="cannot be stored in place in a LongTensor"):
+        ft.add(ft.zeros(3), 1.5, out=out)
+    assert out.tolist() == [0, 0]  # not even resized
+
+
+def test_unknown_device_is_unavailable() -> None:
+    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'nodevice'"):
+        ft.zeros(1, device="nodevice")
+    with pytest.raises(ft.DeviceUnavailableError, match="index 3 out of range"):
+        ft.device("cpu:3")

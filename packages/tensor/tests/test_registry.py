@@ -1,0 +1,118 @@
+"""The backend registry on the cpu: discovery by entry point, devices, selection order, errors.
+
+The end-to-end proof with a third-party backend dist lives in integration-tests/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import flambeau.tensor as ft
+
+
+def test_numpy_backend_is_found_through_its_entry_point() -> None:
+    info = {b.device: b for b in ft.backends()}
+    cpu = info["cpu"]
+    assert cpu.name == "numpy" and cpu.available and cpu.reason == ""
+    assert cpu.dist.startswith("flambeau-numpy") and cpu.plugin == "numpy"
+    assert "cpu" in str(cpu) and "available" in str(cpu)
+
+
+def test_device_objects() -> None:
+    d = ft.device("cpu")
+    assert d is ft.device(d) and d == "cpu" and str(d) == "cpu" and repr(d) == "device('cpu')"
+    assert d.type == "cpu" and d.index is None and d.backend.name == "numpy"
+    assert ft.zeros(1).device is d and not ft.zeros(1).is_cuda
+    with pytest.raises(ft.ArgumentError, match="expected a string"):
+        ft.device(3)
+
+
+def test_device_context_is_the_current_device_and_nests() -> None:
+    assert ft.current_device() is ft.device("cpu")
+    with ft.device("cpu") as d:
+        with ft.device("cpu"):
+            assert ft.current_device() is d
+        assert ft.zeros(2).device is d
+
+
+def test_env_variable_selects_the_default_device_in_a_fresh_process() -> None:
+    code = "import flambeau.tensor as ft; ft.zeros(1)"
+    env = dict(os.environ, FLAMBEAU_DEVICE="nodevice")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode != 0 and "no backend serves device 'nodevice'" in r.stderr
+
+
+def test_blocking_the_numpy_backend_leaves_no_cpu_device() -> None:
+    code = "import flambeau.tensor as ft\nprint([b.device for b in ft.backends()])\ntry:\n  ft.zeros(1)\nexcept ft.DeviceUnavailableError as e:\n  print('refused:', e)"
+    env = dict(os.environ, FLAMBEAU_BLOCK_BACKENDS="numpy")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "'cpu'" not in r.stdout.splitlines()[0] and "refused: no backend serves device 'cpu'" in r.stdout
+
+
+def test_duplicate_registration_names_both_plugins() -> None:
+    code = """
+import flambeau.tensor as ft
+from flambeau.backends.numpy import NumpyBackend
+
+class Again:
+    @ft.hookimpl
+    def flambeau_register_backends(self, register):
+        register(NumpyBackend())
+
+try:
+    ft.register_backend(Again(), name="again")
+except ft.RegistrationError as e:
+    print(e)
+
+class Override:
+    @ft.hookimpl
+    def flambeau_register_backends(self, register):
+        b = NumpyBackend(); b.name = "numpy-override"; register(b, override=True)
+
+ft.register_backend(Override(), name="override")
+print(ft.device("cpu").backend.name)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.splitlines()
+    assert "device 'cpu' is registered twice" in first and "'numpy'" in first and "'again'" in first
+    assert second == "numpy-override"
+
+
+def test_mixing_devices_is_refused_even_for_two_cpu_like_backends() -> None:
+    code = """
+import flambeau.tensor as ft
+from flambeau.backends.numpy import NumpyBackend
+
+class Other(NumpyBackend):
+    name, device = "numpy2", "cpu2"
+
+class Plugin:
+    @ft.hookimpl
+    def flambeau_register_backends(self, register):
+        register(Other())
+
+ft.register_backend(Plugin(), name="other")
+a, b = ft.ones(2), ft.ones(2, device="cpu2")
+try:
+    a + b
+except ft.DeviceMismatchError as e:
+    print(e)
+c = a.clone()
+try:
+    c.add_(b)
+except ft.DeviceMismatchError:
+    print("in-place refused", c.tolist())
+print(b.to("cpu").device, a.to("cpu2").device, (b + b).device, b.cpu().tolist())
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "add: argument 'other' is on device 'cpu2:0' but argument 'input' is on device 'cpu'" in lines[0]
+    assert lines[1] == "in-place refused [1.0, 1.0]"
+    assert lines[2] == "cpu cpu2:0 cpu2:0 [1.0, 1.0]"
