@@ -119,6 +119,7 @@ def test_random_integers_in_half_open_range() -> None:
     x = ft.zeros(1000, dtype=ft.LongTensor).random_(3, 7).numpy()
     assert set(np.unique(x)) == {3, 4, 5, 6}
     assert ft.zeros(100, dtype=ft.ByteTensor).random_().numpy().max() <= 255
+    assert set(np.unique(ft.zeros(500).random_(3).numpy())) == {0.0, 1.0, 2.0}
     with pytest.raises(ft.DomainError, match="empty range"):
         ft.zeros(2).random_(5, 5)
 

@@ -60,6 +60,11 @@ def test_constructor_from_a_storage_out_of_range_is_an_index_error() -> None:
         ft.DoubleTensor(s, 1, (2, 2))
 
 
+def test_storage_of_another_type_is_refused_not_silently_copied() -> None:
+    with pytest.raises(ft.DTypeError, match=r"its type \(flambeau.LongStorage\) must match"):
+        ft.DoubleTensor(ft.LongStorage([2, 3]))
+
+
 def test_single_float_is_not_a_size() -> None:
     with pytest.raises(ft.ArgumentError, match="not a size"):
         ft.Tensor(2.5)

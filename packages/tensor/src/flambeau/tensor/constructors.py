@@ -32,8 +32,12 @@ def construct(dtype: Any, args: tuple[Any, ...], device: Any = None, **kwargs: A
     if isinstance(first, Storage):
         if device is not None and _device(device) is not first._d:
             raise ArgumentError(f"Tensor: the storage is on '{first._d}', not on '{device}'")
-        a = view_of_storage(first, *args[1:])
-        return wrap(a if a.dtype == dt else a.astype(dt), first._d)
+        if dtype is not None and first._a.dtype != dt:
+            raise DTypeError(
+                f"Tensor: a storage argument is viewed, not copied, so its type ({first.type()}) must match the"
+                f" tensor's ({_dt.type_name(dt, first._d.type)})"
+            )
+        return wrap(view_of_storage(first, *args[1:]), first._d)
     if isinstance(first, Tensor):
         if len(args) > 1:
             raise ArgumentError("Tensor(tensor) takes no further arguments")

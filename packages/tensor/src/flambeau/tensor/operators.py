@@ -33,25 +33,37 @@ INPLACE: dict[str, str] = {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "
 _OPERAND = (int, float, np.number, np.bool_)
 
 
-def _binary(fn: Callable[..., Any], reflected: bool) -> Callable[..., Any]:
-    from .tensor import Tensor
+def _reflected(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def op(self: Any, other: Any) -> Any:
+        if not isinstance(other, _OPERAND):
+            return NotImplemented
+        return fn(other, self)
 
-    if reflected:
-        def op(self: Any, other: Any) -> Any:
-            if not isinstance(other, _OPERAND):
-                return NotImplemented
-            return fn(other, self)
-    else:
-        def op(self: Any, other: Any) -> Any:
-            if other.__class__ is not Tensor and not isinstance(other, (Tensor, *_OPERAND)):
-                return NotImplemented
-            return fn(self, other)
+    return op
+
+
+def _comparison(fn: Callable[..., Any]) -> Callable[..., Any]:
+    # ``t == None`` must fall back to Python's identity comparison instead of raising.
+    def op(self: Any, other: Any) -> Any:
+        from .tensor import Tensor
+
+        if other.__class__ is not Tensor and not isinstance(other, (Tensor, *_OPERAND)):
+            return NotImplemented
+        return fn(self, other)
+
     return op
 
 
 def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
     for dunder, (name, reflected) in OPERATORS.items():
-        setattr(tensor_cls, dunder, _binary(namespace[name], reflected))
+        fn = namespace[name]
+        if reflected:
+            fn = fn if name in ("add", "mul") else _reflected(fn)  # commutative: no swap needed
+        elif dunder in ("__eq__", "__ne__"):
+            fn = _comparison(fn)
+        # Other operators are the generated functions themselves: the fastest path, and a
+        # foreign right operand still reaches the op's handler (autograd's boxes).
+        setattr(tensor_cls, dunder, fn)
     for dunder, method in INPLACE.items():
         setattr(tensor_cls, dunder, getattr(tensor_cls, method))
     tensor_cls.__neg__ = namespace["neg"]  # type: ignore[attr-defined]
@@ -60,13 +72,20 @@ def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
     tensor_cls.__invert__ = namespace["logical_not"]  # type: ignore[attr-defined]
     tensor_cls.T = property(namespace["t"])  # type: ignore[attr-defined]
 
-    getitem = namespace["getitem"]
+    from .optable import OPS, generate
+
+    getitem = generate(OPS["getitem"])  # no public function: ``t[key]`` is the form
 
     def __getitem__(self: Any, key: Any) -> Any:
-        return getitem(self, normalize_key(key, self._d))
+        c = key.__class__
+        if c is int:
+            key = (key, Ellipsis)  # a 0-d view rather than numpy's scalar copy
+        elif c is not slice:
+            key = normalize_key(key, self._d)
+        return getitem(self, key)
 
     def __setitem__(self: Any, key: Any, value: Any) -> None:
-        from .optable import translate, OPS
+        from .optable import translate
 
         if isinstance(value, tensor_cls):
             if value._d is not self._d:

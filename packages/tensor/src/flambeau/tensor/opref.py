@@ -72,7 +72,7 @@ def forms(op: Op) -> list[str]:
     meth = f"({optable._signature_text(op, with_out=False, drop_first=True)})"
     if op.kind == "fill":
         return [f"Tensor.{op.name}_{meth}  # in place", f"ft.{op.name}_({optable._signature_text(op, with_out=False)})"]
-    out = []
+    out = [op.syntax] if op.syntax else []
     if "function" in op.variants:
         out.append(f"ft.{op.name}{fn}")
     if "method" in op.variants:
@@ -87,7 +87,7 @@ def form_names(op: Op) -> str:
     if op.kind == "fill":
         return "in-place"
     names = {"function": "function", "method": "method", "inplace": "in-place", "out": "out="}
-    return ", ".join(label for v, label in names.items() if v in op.variants)
+    return ", ".join([f"`{op.syntax}`"] * bool(op.syntax) + [label for v, label in names.items() if v in op.variants])
 
 
 def _rst_to_md(text: str) -> str:

@@ -72,6 +72,7 @@ class Op:
     group: str = "misc"  # section of the op reference
     doc: str = ""
     example: str = ""  # doctest text, run by the test suite and shown in the docs
+    syntax: str = ""  # Python syntax bound to the op instead of named forms (``t[key]``)
     params: tuple[inspect.Parameter, ...] = field(init=False)
     result_type: Any = field(init=False, default=None)
 
@@ -392,7 +393,7 @@ def _bound_dict(op: Op) -> str:
     return "{" + ", ".join(f"{p.name!r}: {p.name}" for p in op.params) + "}"
 
 
-def _generate(op: Op, form: str) -> Callable[..., Any]:
+def generate(op: Op, form: str = "function") -> Callable[..., Any]:
     """Build the function form (``form='function'``) or the in-place form (``'inplace'``)."""
     from .tensor import Tensor
 
@@ -472,8 +473,8 @@ def install(namespace: dict[str, Any], tensor_cls: type) -> None:
     for name, op in OPS.items():
         if name != op.name + ("_" if op.kind == "fill" else ""):
             continue
-        fn = _generate(op, "function")
-        inplace = _generate(op, "inplace") if "inplace" in op.variants else None
+        fn = generate(op, "function")
+        inplace = generate(op, "inplace") if "inplace" in op.variants else None
         for n in (op.name, *op.aliases):
             if "function" in op.variants:
                 namespace[n] = fn

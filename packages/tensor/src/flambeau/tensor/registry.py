@@ -104,10 +104,18 @@ class _Registry:
         """Register a plugin object directly (for tests and embedding); loads it at once."""
         with self.lock:
             self.load()
-            name = self.pm.register(plugin, name=name)
-            for impl in self.pm.hook.flambeau_register_backends.get_hookimpls():
-                if impl.plugin is plugin:
-                    impl.function(register=self._registrar(name or repr(plugin), ""))
+            name = name or f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+            try:
+                self.pm.register(plugin, name=name)
+            except ValueError as e:
+                raise RegistrationError(f"plugin {name!r} cannot be registered: {e}") from None
+            try:
+                for impl in self.pm.hook.flambeau_register_backends.get_hookimpls():
+                    if impl.plugin is plugin:
+                        impl.function(register=self._registrar(name, ""))
+            except Exception:
+                self.pm.unregister(plugin)
+                raise
 
     def _registrar(self, plugin: str, dist: str) -> Any:
         def register(backend: Any, override: bool = False) -> None:

@@ -154,8 +154,10 @@ def _bernoulli_fill(xp: Any, rng: Any, input: Any, p: Any = 0.5) -> Any:
     return xp.asarray(rng.random(input.shape) < p)
 
 
-def _random(xp: Any, rng: Any, input: Any, low: int = 0, high: Any = None) -> Any:
-    if high is None:  # PyTorch: [0, 2**mantissa] for floats, the whole positive range for integers
+def _random(xp: Any, rng: Any, input: Any, low: Any = None, high: Any = None) -> Any:
+    if high is None:  # random_(n) draws from [0, n); random_() from [0, 2**mantissa] or the type's range
+        low, high = 0, low
+    if high is None:
         high = 2 ** (np.finfo(input.dtype).nmant + 1) + 1 if input.dtype.kind == "f" else int(np.iinfo(input.dtype).max) + 1
     if high <= low:
         raise DomainError(f"random_: empty range [{low}, {high})")
@@ -188,7 +190,7 @@ declare(
     _fill("normal", _normal, "Normal draws with ``mean`` and ``std``.", "abs(ft.zeros(10000).normal_(5, 2).mean().item() - 5) < 0.1\nTrue"),
     _fill("bernoulli", _bernoulli_fill, "0/1 draws with probability ``p`` (a number or a tensor of probabilities).",
           "ft.zeros(4).bernoulli_(ft.tensor([0.0, 1.0, 0.0, 1.0])).tolist()\n[0.0, 1.0, 0.0, 1.0]"),
-    _fill("random", _random, "Integers uniformly in ``[low, high)``.", "sorted(set(ft.zeros(200).random_(0, 3).tolist()))\n[0.0, 1.0, 2.0]"),
+    _fill("random", _random, "Integers uniformly in ``[low, high)``; ``random_(n)`` draws from ``[0, n)``.", "sorted(set(ft.zeros(200).random_(0, 3).tolist()))\n[0.0, 1.0, 2.0]"),
     _fill("exponential", _exponential, "Exponential draws with rate ``lambd`` (density ``lambd*exp(-lambd*x)``).",
           "abs(ft.zeros(20000).exponential_(4).mean().item() - 0.25) < 0.01\nTrue"),
     _fill("cauchy", _cauchy, "Cauchy draws with ``median`` and scale ``sigma``.", "import numpy as np; bool(abs(np.median(ft.zeros(10001).cauchy_(3, 1).numpy()) - 3) < 0.1)\nTrue"),

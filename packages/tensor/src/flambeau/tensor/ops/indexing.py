@@ -168,8 +168,8 @@ _X = ">>> import flambeau.tensor as ft\n>>> a = ft.arange(6).view(2, 3)\n>>> "
 _C = frozenset({"function", "method", "inplace", "out"})
 
 declare(
-    Op("getitem", _getitem, variants=frozenset({"function"}), result="view", differentiable=("input",), group="indexing",
-       doc="``t[key]``: ints, slices, None and Ellipsis give views; LongTensors and ByteTensor masks give copies.",
+    Op("getitem", _getitem, variants=frozenset(), syntax="t[key]", result="view", differentiable=("input",), group="indexing",
+       doc="``t[key]`` (``Tensor.__getitem__``): ints, slices, None and Ellipsis give views; LongTensors and ByteTensor masks give copies.",
        example=_X + "a[1].tolist(), a[:, 1].tolist(), a[a.gt(3)].tolist(), a[0, 2].item()\n([3, 4, 5], [1, 4], [4, 5], 2)"),
     Op("index_select", _index_select, ("input", "index"), differentiable=("input",), group="indexing", aliases=("index",),
        variants=frozenset({"function", "method", "out"}),
