@@ -148,7 +148,7 @@ def _asarray(a: Any, dtype: Any = None, order: Any = None, *, copy: bool | None 
 
 def _array(a: Any, dtype: Any = None, *, copy: bool = True, order: Any = "K", ndmin: int = 0) -> BoxedArray:
     r = _to_device(a, dtype=dtype, copy=copy, order=order)
-    return r[(None,) * (ndmin - r.ndim)] if ndmin > r.ndim else r
+    return r.reshape((1,) * (ndmin - r.ndim) + r.shape) if ndmin > r.ndim else r  # type: ignore[return-value]
 
 
 def _ascontiguousarray(a: Any, dtype: Any = None) -> BoxedArray:
@@ -170,8 +170,7 @@ class _Namespace:
     """
 
     # Conversions accept host data (they are the transfers); everything else refuses it.
-    _SPECIAL = {"asarray": _asarray, "array": _array, "ascontiguousarray": _ascontiguousarray,
-                "asanyarray": _asarray}
+    _SPECIAL = {"asarray": _asarray, "array": _array, "ascontiguousarray": _ascontiguousarray, "asanyarray": _asarray}
 
     def __init__(self, module: Any, prefix: str = ""):
         self._module = module

@@ -65,13 +65,14 @@ class Generator:
 
 
 _defaults: dict[Device, Generator] = {}
+_seed = [_DEFAULT_SEED]  # the last manual_seed: devices first used later start from it too
 
 
 def default_generator(device: Any = None) -> Generator:
     d = _device(device)
     g = _defaults.get(d)
     if g is None:
-        g = _defaults[d] = Generator(d)
+        g = _defaults[d] = Generator(d, _seed[0])
     return g
 
 
@@ -86,7 +87,8 @@ def generator_for(dev: Device, gen: Generator | None) -> Any:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the default generator of every device used so far (and the cpu's)."""
+    """Seed the default generator of every device, including devices first used later."""
+    _seed[0] = int(seed)
     default_generator("cpu")
     for g in _defaults.values():
         g.manual_seed(seed)

@@ -78,7 +78,7 @@ def _root_flat(a: Any) -> Any:
     """A 1-D array over the whole allocation that ``a`` views (its Torch7 storage)."""
     root, base = a, getattr(a, "base", None)
     while base is not None:  # as_strided leaves a non-array holder in the chain: walk through it
-        if hasattr(base, "dtype") and hasattr(base, "strides"):
+        if type(base) is type(a):  # not a plain ndarray under a backend's array subclass
             root = base
         base = getattr(base, "base", None)
     if root.dtype != a.dtype or root.itemsize != a.itemsize:
@@ -202,8 +202,12 @@ class Tensor:
         if type is None:
             return _dt.type_name(self._a.dtype, self._d.type)
         dt = _dt.as_dtype(type)
-        if isinstance(type, str) and ".cuda." in type and self._d.type != "cuda":
-            return self.to("cuda").type(dt)
+        if isinstance(type, str) and type.count(".") == 2:  # 'flambeau.<device>.XTensor' moves it, as Torch7's cuda names
+            kind = type.split(".")[1]
+            if kind != self._d.type:
+                return self.to(kind).type(dt)
+        elif isinstance(type, str) and type.startswith("flambeau.") and self._d.type != "cpu":
+            return self.to("cpu").type(dt)
         return self if dt == self._a.dtype else wrap(self._a.astype(dt), self._d)
 
     def type_as(self, other: Tensor) -> Tensor:

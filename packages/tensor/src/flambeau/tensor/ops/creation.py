@@ -151,7 +151,7 @@ def _bernoulli_fill(xp: Any, rng: Any, input: Any, p: Any = 0.5) -> Any:
         if p.size != input.size:
             raise ShapeError(f"bernoulli_: probabilities of size {p.shape} for a tensor of size {input.shape}")
         p = p.reshape(input.shape)
-    return xp.asarray(rng.random(input.shape) < p)
+    return xp.asarray(rng.random(input.shape)) < p
 
 
 def _random(xp: Any, rng: Any, input: Any, low: Any = None, high: Any = None) -> Any:
