@@ -6,12 +6,13 @@ the ``Tensor`` methods, the in-place ``_`` forms and the ``out=`` forms are gene
 
 >>> import flambeau.tensor as ft
 >>> a = ft.eye(3) * 4 - 2
->>> a.diag_values = None  # tensors take no new attributes
-Traceback (most recent call last):
-    ...
-AttributeError: 'Tensor' object has no attribute 'diag_values'...
->>> ft.le(ft.range(1, 5), 3).tolist()
-[1, 1, 1, 0, 0]
+>>> a
+ 2 -2 -2
+-2  2 -2
+-2 -2  2
+[flambeau.DoubleTensor of size 3x3]
+>>> ft.le(ft.range(1, 5), 3).tolist(), ft.max(ft.FloatTensor([1, 3, 5])).item()
+([1, 1, 1, 0, 0], 5.0)
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ foreign types (autograd's boxes) to the handler registered for that type.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from collections import namedtuple
 from dataclasses import dataclass, field
@@ -121,7 +122,7 @@ def translate(op: Op, bound: dict[str, Any], e: Exception) -> Exception:
         return e
     where = describe_args(op, bound)
     msg = f"{op.name}: {e}" + (f" ({where})" if where else "")
-    if isinstance(e, np.exceptions.AxisError) or isinstance(e, builtins_IndexError):
+    if isinstance(e, np.exceptions.AxisError) or isinstance(e, builtins.IndexError):
         return IndexError(msg)
     if isinstance(e, (TypeError, OverflowError)):
         return DTypeError(msg)
@@ -130,9 +131,6 @@ def translate(op: Op, bound: dict[str, Any], e: Exception) -> Exception:
         shapey = any(w in text for w in ("shape", "broadcast", "align", "size", "dimension", "mismatch"))
         return ShapeError(msg) if shapey else DomainError(msg)
     return e
-
-
-builtins_IndexError = __builtins__["IndexError"] if isinstance(__builtins__, dict) else __builtins__.IndexError  # type: ignore[index]
 
 
 def mismatch(op: Op, n1: str, d1: Device, n2: str, d2: Device) -> DeviceMismatchError:

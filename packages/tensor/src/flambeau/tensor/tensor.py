@@ -357,16 +357,13 @@ class Tensor:
         a = src._a
         if src._d is not self._d:
             a = self._d.backend.from_host(np.ascontiguousarray(src._d.backend.to_host(a)), self._d.index)
-        if a.shape != self._a.shape:
-            try:
-                np.broadcast_shapes(a.shape, self._a.shape) == self._a.shape or _raise()
-            except ValueError:
-                if a.size != self._a.size:
-                    raise ShapeError(
-                        f"copy_: cannot copy a tensor of size {src.size()} ({a.size} elements) into one of size"
-                        f" {self.size()} ({self._a.size} elements)"
-                    ) from None
-                a = a.reshape(self._a.shape)
+        if a.shape != self._a.shape and not _broadcasts_to(a.shape, self._a.shape):
+            if a.size != self._a.size:
+                raise ShapeError(
+                    f"copy_: cannot copy a tensor of size {src.size()} ({a.size} elements) into one of size"
+                    f" {self.size()} ({self._a.size} elements)"
+                )
+            a = a.reshape(self._a.shape)  # Torch7: equal element counts suffice
         self._d.xp.copyto(self._a, a, casting="unsafe")
         return self
 
@@ -439,8 +436,11 @@ class Tensor:
         return self.copy_(wrap(host, _device("cpu")) if self._d.type == "cpu" else wrap(host, _device("cpu")).to(self._d))
 
 
-def _raise() -> None:
-    raise ValueError
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
 
 
 def _is_dtype_name(s: str) -> bool:
