@@ -5,8 +5,8 @@
     python3 -m nox -l                                 # list the sessions
 
 Default sessions: tests (one per package with a tests/ dir), integration, doctests, lint, typecheck,
-examples. Off by default: demo, bench (timings against numpy, HIPS autograd and PyTorch) and gpu
-(the suite's `-m gpu` tests, for a machine with a CUDA device and cupy).
+examples. Run only when named: demo, docs (the Sphinx site), bench (timings against numpy, HIPS
+autograd and PyTorch) and gpu (the suite's `-m gpu` tests, for a machine with a CUDA device and cupy).
 
 Every session gets a fresh virtual environment and installs the first-party dists NON-editable from
 this checkout, so tests see what a user's `pip install` would give. Packages are found by listing
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tomllib
 from pathlib import Path
 
@@ -86,13 +85,19 @@ def _local_closure(*dists: Path) -> list[Path]:
     return sorted(seen)
 
 
-def _install_local(session: nox.Session, dists: list[Path], *extra: str) -> None:
-    """Install local dists non-editable, together so pip takes the siblings from this checkout."""
-    specs = []
+def _install_local(session: nox.Session, dists: list[Path], *extra: str, test: bool = False) -> None:
+    """Install local dists non-editable, together so pip takes the siblings from this checkout.
+
+    With test=True, a dist's test requirements come too: its `[dependency-groups] test` (PEP 735)
+    or its `test` extra (`[project.optional-dependencies] test`).
+    """
+    specs: list[str] = []
     for d in dists:
-        with open(d / "pyproject.toml", "rb") as f:
-            optional = tomllib.load(f)["project"].get("optional-dependencies", {})
-        specs.append(f"{d}[test]" if "test" in optional else str(d))
+        pyproject = nox.project.load_toml(d / "pyproject.toml")
+        extras = pyproject["project"].get("optional-dependencies", {})
+        specs.append(f"{d}[test]" if test and "test" in extras else str(d))
+        if test and "test" in pyproject.get("dependency-groups", {}):
+            specs += nox.project.dependency_groups(pyproject, "test")
     session.install(*specs, *extra)
     # Guard (after dagster): every flambeau dist in the venv must come from this checkout, never an index.
     session.run("python", "-c", _FROM_CHECKOUT, silent=True)
@@ -128,14 +133,14 @@ def _packages_of(src: Path) -> list[str]:
 def tests(session: nox.Session, package: str) -> None:
     """Run one package's tests/ against its non-editable install (+ its first-party dependencies)."""
     path = TESTED[package]
-    _install_local(session, _local_closure(path), *TEST_TOOLS)
+    _install_local(session, _local_closure(path), *TEST_TOOLS, test=True)
     session.run(*PYTEST, str(path / "tests"), *session.posargs)
 
 
 @nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests with every first-party dist and every plugin dist of integration-tests/plugins."""
-    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS)
+    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS, test=True)
     session.run(*PYTEST, str(ROOT / "integration-tests"), *session.posargs)
 
 
@@ -146,7 +151,7 @@ def doctests(session: nox.Session) -> None:
     The modules are collected from the installed dists (`--pyargs flambeau.tensor ...`), not from src/:
     with `consider_namespace_packages` pytest names them `flambeau.tensor.x` as the namespace requires.
     """
-    _install_local(session, FIRST_PARTY, *TEST_TOOLS)
+    _install_local(session, FIRST_PARTY, *TEST_TOOLS, test=True)
     packages = [name for src in SRC_DIRS for name in _packages_of(src)]
     example_tests = sorted(str(p) for d in FIRST_PARTY for p in d.glob("tests/test_op_examples.py"))
     session.run(*PYTEST, "--doctest-modules", "--doctest-glob=README.md", "--pyargs", *packages,
@@ -199,24 +204,35 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site of docs/ into docs/_build/html, warnings as errors (not run by default)."""
+    _install_local(session, FIRST_PARTY, "sphinx", "myst-parser")
+    session.run("python", "-m", "sphinx", "-W", "-b", "html", str(ROOT / "docs"), str(ROOT / "docs/_build/html"))
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Side-by-side timings: flambeau vs hand-written numpy, HIPS autograd and PyTorch (not a test)."""
+    if not (ROOT / "benchmarks" / "run.py").exists():
+        session.error("benchmarks/run.py is missing")
     _install_local(session, FIRST_PARTY, "torch==2.13.0", "autograd")
     session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs)
 
 
 @nox.session
 def gpu(session: nox.Session) -> None:
-    """The tests marked `gpu`, for a machine with a CUDA device: installs cupy ($FLAMBEAU_CUPY, default
-    cupy-cuda12x) with every dist, then runs `pytest -m gpu` over each package's tests and integration-tests.
-    Without a GPU these tests skip. On a machine without network, build wheels elsewhere and pass
-    `--no-index --find-links DIR` through PIP_* environment variables."""
-    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS, GPU_CUPY)
+    """The `gpu`-marked tests of every package and integration-tests; for a machine with CUDA and cupy.
+
+    Installs cupy ($FLAMBEAU_CUPY, default cupy-cuda12x) with every dist, then runs `pytest -m gpu`.
+    Without a GPU these tests skip. On a machine without network, build the wheels elsewhere and
+    point pip at them: PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR python3 -m nox -s gpu.
+    """
+    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS, GPU_CUPY, test=True)
     session.run("python", "-c", "import cupy; print('cupy', cupy.__version__, cupy.cuda.runtime.getDeviceCount())")
     dirs = [str(p / "tests") for p in TESTED.values()] + [str(ROOT / "integration-tests")]
     # exit code 5 ("no tests collected") is accepted while no package has gpu-marked tests yet
     session.run(*PYTEST, "-m", "gpu", "--import-mode=importlib", *dirs, *session.posargs, success_codes=[0, 5])
 
 
-if __name__ == "__main__":  # `python noxfile.py` works too
-    sys.exit(nox.main())
+if __name__ == "__main__":  # `python3 noxfile.py` works too
+    nox.main()

@@ -268,12 +268,15 @@ def _fmt_time(ns: float) -> str:
 
 
 def report(w: Workload, variants: list[Variant], results: list[Result]) -> list[dict[str, Any]]:
+    """Print the workload's table; return its rows for --json."""
     base = next((r for v, r in zip(variants, results, strict=True) if v.baseline), None)
     print(f"\n{w.name}: {w.what}")
-    head = f"  {'peer':<9} {'statement':<24} {'median':>10} {'min':>10} {'IQR':>6} {'/numpy':>7}"
-    print(head + ("  extra µs/op" if w.ops_per_call else ""))
+    head = f"  {'peer':<9} {'statement':<24} {'median':>9} {'min':>9} {'IQR':>6}"
+    head += " median/np min/np" + ("  extra µs/op" if w.ops_per_call else "")
+    print(head)
     rows = []
     for r in results:
+        lo = min(r.samples_ns)
         row: dict[str, Any] = {
             "workload": w.name,
             "peer": r.peer,
@@ -281,18 +284,18 @@ def report(w: Workload, variants: list[Variant], results: list[Result]) -> list[
             "calls_per_sample": r.number,
             "samples": len(r.samples_ns),
             "median_ns": r.median,
-            "min_ns": min(r.samples_ns),
+            "min_ns": lo,
             "iqr_rel": r.spread,
         }
-        line = (
-            f"  {r.peer:<9} {r.stmt:<24} {_fmt_time(r.median):>10} {_fmt_time(min(r.samples_ns)):>10} {r.spread:>6.1%}"
-        )
+        line = f"  {r.peer:<9} {r.stmt:<24} {_fmt_time(r.median):>9} {_fmt_time(lo):>9}"
+        line += f" {r.spread:>6.1%}"
         if base is not None:
             row["ratio"] = r.median / base.median
-            line += f" {row['ratio']:>7.2f}"
+            row["ratio_min"] = lo / min(base.samples_ns)
+            line += f" {row['ratio']:>9.2f} {row['ratio_min']:>6.2f}"
             if w.ops_per_call:
                 row["extra_us_per_op"] = (r.median - base.median) / w.ops_per_call / 1e3
-                line += f"  {row['extra_us_per_op']:>+10.3f}"
+                line += f"  {row['extra_us_per_op']:>+11.3f}"
         print(line)
         rows.append(row)
     return rows
@@ -348,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                 f" known: {', '.join(WORKLOADS)}"
             )
         names = [n for n in names if n in WORKLOADS]
+        if not names:
+            return 0
 
     peers, skipped = load_peers()
     info = machine()

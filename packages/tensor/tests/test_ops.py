@@ -35,7 +35,14 @@ def _params() -> list[Any]:
     for name, cases in CASES.items():
         for i, case in enumerate(cases):
             for dt in case.dtypes:
-                out.append(pytest.param(name, case, np.dtype(dt), id=f"{name}-{i}{'-' + case.label if case.label else ''}-{np.dtype(dt)}"))
+                out.append(
+                    pytest.param(
+                        name,
+                        case,
+                        np.dtype(dt),
+                        id=f"{name}-{i}{'-' + case.label if case.label else ''}-{np.dtype(dt)}",
+                    )
+                )
     return out
 
 
@@ -56,8 +63,12 @@ def _to_tensor(v: Any) -> Any:
 
 
 def _ref_args(v: Any, case: Case) -> Any:
-    if isinstance(v, np.ndarray) and case.float_op and v.dtype.kind in "iu" and v.dtype != np.uint8 or (
-        isinstance(v, np.ndarray) and case.float_op and v.dtype == np.uint8
+    if (
+        isinstance(v, np.ndarray)
+        and case.float_op
+        and v.dtype.kind in "iu"
+        and v.dtype != np.uint8
+        or (isinstance(v, np.ndarray) and case.float_op and v.dtype == np.uint8)
     ):
         return v.astype(np.float64)
     return v
@@ -66,7 +77,7 @@ def _ref_args(v: Any, case: Case) -> Any:
 def check(result: Any, expected: Any, case: Case, what: str) -> None:
     if isinstance(expected, (list, tuple)):
         assert isinstance(result, (list, tuple)) and len(result) == len(expected), what
-        for r, e in zip(result, expected):
+        for r, e in zip(result, expected, strict=False):
             check(r, e, case, what)
         return
     expected = np.asarray(expected)
@@ -110,7 +121,7 @@ def test_op_matches_reference(name: str, case: Case, dt: np.dtype) -> None:
                 assert np.shares_memory(r.numpy(), t0.numpy()), f"{what}: a view op must share the input's storage"
         if "method" in op.variants and isinstance(targs[0], ft.Tensor):
             check(getattr(targs[0], name)(*targs[1:], **case.kwargs), expected, case, what + " method")
-        for t, s in zip(targs, snapshot):  # out-of-place forms never touch their inputs
+        for t, s in zip(targs, snapshot, strict=False):  # out-of-place forms never touch their inputs
             if isinstance(t, ft.Tensor):
                 assert t.equal(s), f"{what}: an input was modified"
         if "out" in op.variants and fn is not None and not isinstance(expected, list):
@@ -123,7 +134,7 @@ def _check_out(fn: Any, targs: list[Any], case: Case, expected: Any, what: str) 
     if isinstance(expected, tuple):
         outs = tuple(ft.empty(0, dtype=np.asarray(e).dtype) for e in expected)
         r = fn(*targs, **case.kwargs, out=outs)
-        assert all(a is b for a, b in zip(r, outs)), f"{what}: out= must return the given tensors"
+        assert all(a is b for a, b in zip(r, outs, strict=False)), f"{what}: out= must return the given tensors"
         check(tuple(r), expected, case, what + " out=")
         return
     out = ft.empty(2, 7, dtype=np.asarray(expected).dtype)  # the wrong size: out= resizes, as Torch7

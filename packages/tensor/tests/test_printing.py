@@ -216,9 +216,7 @@ def test_int8_minimum_does_not_overflow():
 )
 def test_low_precision_floats(dtype, name):
     arr = numpy.array([0.1, 0.25], dtype=dtype)
-    assert format_tensor(arr, name) == lines(
-        " 0.1000", " 0.2500", f"[{name} of size 2]"
-    )
+    assert format_tensor(arr, name) == lines(" 0.1000", " 0.2500", f"[{name} of size 2]")
 
 
 @pytest.mark.parametrize("dtype", [numpy.int16, numpy.int32])
@@ -265,9 +263,7 @@ def test_transposed_input():
 
 def test_strided_vector():
     arr = numpy.arange(10.0)[::3]
-    assert format_tensor(arr, DOUBLE) == lines(
-        " 0", " 3", " 6", " 9", "[flambeau.DoubleTensor of size 4]"
-    )
+    assert format_tensor(arr, DOUBLE) == lines(" 0", " 3", " 6", " 9", "[flambeau.DoubleTensor of size 4]")
 
 
 def test_three_dimensional_tensor_prints_slices_with_headers():
@@ -333,10 +329,8 @@ def test_wide_matrix_is_split_into_column_blocks():
     text = format_tensor(numpy.arange(60.0).reshape(2, 30), DOUBLE)
     assert text == lines(
         "Columns 0 to 19",
-        "  0   1   2   3   4   5   6   7   8   9"
-        "  10  11  12  13  14  15  16  17  18  19",
-        " 30  31  32  33  34  35  36  37  38  39"
-        "  40  41  42  43  44  45  46  47  48  49",
+        "  0   1   2   3   4   5   6   7   8   9  10  11  12  13  14  15  16  17  18  19",
+        " 30  31  32  33  34  35  36  37  38  39  40  41  42  43  44  45  46  47  48  49",
         "",
         "Columns 20 to 29",
         " 20  21  22  23  24  25  26  27  28  29",

@@ -7,7 +7,6 @@ import pytest
 
 import flambeau.tensor as ft
 
-
 # -- constructors (Torch7 1.3) --------------------------------------------------------------------
 
 
@@ -124,8 +123,23 @@ def test_is_contiguous_tracks_views() -> None:
         lambda a: a.chunk(2, 1)[1],
         lambda a: a.narrow(0, 0, 1).squeeze(),
     ],
-    ids=["select", "narrow", "sub", "transpose", "t", "unfold", "view", "view_as", "unsqueeze", "permute",
-         "slice", "none-ellipsis", "split", "chunk", "squeeze"],
+    ids=[
+        "select",
+        "narrow",
+        "sub",
+        "transpose",
+        "t",
+        "unfold",
+        "view",
+        "view_as",
+        "unsqueeze",
+        "permute",
+        "slice",
+        "none-ellipsis",
+        "split",
+        "chunk",
+        "squeeze",
+    ],
 )
 def test_view_ops_write_through_to_the_original(make) -> None:  # noqa: ANN001
     a = ft.arange(12).view(3, 4).double()
@@ -280,8 +294,16 @@ def test_apply_calls_a_python_function_on_every_element() -> None:
 
 @pytest.mark.parametrize(
     ("method", "name", "dtype"),
-    [("byte", "Byte", np.uint8), ("char", "Char", np.int8), ("short", "Short", np.int16), ("int", "Int", np.int32),
-     ("long", "Long", np.int64), ("half", "Half", np.float16), ("float", "Float", np.float32), ("double", "Double", np.float64)],
+    [
+        ("byte", "Byte", np.uint8),
+        ("char", "Char", np.int8),
+        ("short", "Short", np.int16),
+        ("int", "Int", np.int32),
+        ("long", "Long", np.int64),
+        ("half", "Half", np.float16),
+        ("float", "Float", np.float32),
+        ("double", "Double", np.float64),
+    ],
 )
 def test_type_conversions(method: str, name: str, dtype: type) -> None:
     t = ft.tensor([1.5, 2.5])
@@ -296,7 +318,9 @@ def test_type_as_and_default_type() -> None:
     assert ft.zeros(2).type_as(ft.IntTensor(1)).type() == "flambeau.IntTensor"
     ft.set_default_tensor_type("flambeau.FloatTensor")
     try:
-        assert ft.Tensor([1]).type() == "flambeau.FloatTensor" and ft.get_default_tensor_type() == "flambeau.FloatTensor"
+        assert (
+            ft.Tensor([1]).type() == "flambeau.FloatTensor" and ft.get_default_tensor_type() == "flambeau.FloatTensor"
+        )
         assert ft.ones(2).dtype == np.float32
     finally:
         ft.set_default_tensor_type(ft.DoubleTensor)
@@ -338,7 +362,7 @@ def test_operators() -> None:
     assert (a * a).tolist() == [[1, 4], [9, 16]] and (2 * a).tolist() == [[2, 4], [6, 8]]
     assert (a / 2).tolist() == [[0.5, 1], [1.5, 2]] and (1 / a)[0, 1].item() == 0.5
     assert (a @ a).tolist() == [[7, 10], [15, 22]]
-    assert (a ** 2).tolist() == [[1, 4], [9, 16]] and (2 ** a).tolist() == [[2, 4], [8, 16]]
+    assert (a**2).tolist() == [[1, 4], [9, 16]] and (2**a).tolist() == [[2, 4], [8, 16]]
     assert (-a).tolist() == [[-1, -2], [-3, -4]] and abs(-a).tolist() == a.tolist()
     assert (a % 3).tolist() == [[1, 2], [0, 1]]
     assert (a > 2).tolist() == [[0, 0], [1, 1]] and (a == 2).type() == "flambeau.ByteTensor"

@@ -17,7 +17,7 @@ the ``Tensor`` methods, the in-place ``_`` forms and the ``out=`` forms are gene
 
 from __future__ import annotations
 
-from . import dtypes, errors, operators, ops, optable  # noqa: F401  (ops fills the table)
+from . import dtypes, errors, operators, ops, optable
 from .constructors import from_numpy, tensor
 from .dtypes import (
     TensorType,

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import dtypes as _dt
 from .errors import ArgumentError, DTypeError, IndexError, ShapeError
-from .registry import Device, device as _device, device_of_array
+from .registry import Device, device_of_array
+from .registry import device as _device
 from .tensor import Size, Storage, Tensor, sizes_arg, wrap
 
 
@@ -55,7 +56,9 @@ def construct(dtype: Any, args: tuple[Any, ...], device: Any = None, **kwargs: A
         shape = sizes_arg(args)
         return wrap(d.xp.empty(shape, dtype=dt), d)
     if len(args) > 1:
-        raise ArgumentError(f"Tensor: cannot build a tensor from {len(args)} arguments starting with {type(first).__name__}")
+        raise ArgumentError(
+            f"Tensor: cannot build a tensor from {len(args)} arguments starting with {type(first).__name__}"
+        )
     return wrap(d.backend.from_host(host_array(first, dt, "Tensor"), d.index), d)
 
 
@@ -111,7 +114,9 @@ def from_numpy(array: np.ndarray) -> Tensor:
             f"from_numpy: dtype {array.dtype} is not supported; flambeau has {', '.join(map(str, _dt.SUPPORTED))}"
         )
     if not array.dtype.isnative:
-        raise DTypeError("from_numpy: the array is not in the machine's byte order; use array.astype(array.dtype.newbyteorder('='))")
+        raise DTypeError(
+            "from_numpy: the array is not in the machine's byte order; use array.astype(array.dtype.newbyteorder('='))"
+        )
     return wrap(array, device_of_array(array))
 
 
@@ -129,8 +134,8 @@ def view_of_storage(storage: Storage, offset: int = 0, size: Any = None, stride:
         if len(strides) != len(shape):
             raise ShapeError(f"Tensor: {len(shape)} sizes but {len(strides)} strides")
     if 0 not in shape:
-        hi = offset + sum((s - 1) * st for s, st in zip(shape, strides) if st > 0)
-        lo = offset + sum((s - 1) * st for s, st in zip(shape, strides) if st < 0)
+        hi = offset + sum((s - 1) * st for s, st in zip(shape, strides, strict=False) if st > 0)
+        lo = offset + sum((s - 1) * st for s, st in zip(shape, strides, strict=False) if st < 0)
         if hi >= n or lo < 0:
             raise IndexError(
                 f"Tensor: sizes {shape} with strides {strides} from offset {offset} reach element {hi},"
@@ -152,7 +157,7 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 def _strided_new(d: Device, dt: np.dtype, shape: tuple[int, ...], stride: tuple[int, ...]) -> Any:
     # Torch7: a negative or missing stride means contiguous; stride 0 makes elements alias.
     cont = _contiguous_strides(shape)
-    stride = tuple(c if s is None or s < 0 else s for s, c in zip(stride + (None,) * len(shape), cont))
-    n = 1 + sum((s - 1) * st for s, st in zip(shape, stride)) if 0 not in shape else 0
+    stride = tuple(c if s is None or s < 0 else s for s, c in zip(stride + (None,) * len(shape), cont, strict=False))
+    n = 1 + sum((s - 1) * st for s, st in zip(shape, stride, strict=False)) if 0 not in shape else 0
     storage = Storage._from(d.xp.empty(n, dtype=dt), d)
     return view_of_storage(storage, 0, shape, stride)

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -15,21 +16,41 @@ from .ops.indexing import normalize_key
 
 # dunder -> (op name, reflected: the tensor is the right operand)
 OPERATORS: dict[str, tuple[str, bool]] = {
-    "__add__": ("add", False), "__radd__": ("add", True),
-    "__sub__": ("sub", False), "__rsub__": ("sub", True),
-    "__mul__": ("mul", False), "__rmul__": ("mul", True),
-    "__truediv__": ("div", False), "__rtruediv__": ("div", True),
-    "__mod__": ("remainder", False), "__rmod__": ("remainder", True),
-    "__pow__": ("pow", False), "__rpow__": ("pow", True),
-    "__matmul__": ("matmul", False), "__rmatmul__": ("matmul", True),
-    "__and__": ("bitand", False), "__rand__": ("bitand", True),
-    "__or__": ("bitor", False), "__ror__": ("bitor", True),
-    "__xor__": ("bitxor", False), "__rxor__": ("bitxor", True),
-    "__lt__": ("lt", False), "__le__": ("le", False), "__gt__": ("gt", False), "__ge__": ("ge", False),
-    "__eq__": ("eq", False), "__ne__": ("ne", False),
+    "__add__": ("add", False),
+    "__radd__": ("add", True),
+    "__sub__": ("sub", False),
+    "__rsub__": ("sub", True),
+    "__mul__": ("mul", False),
+    "__rmul__": ("mul", True),
+    "__truediv__": ("div", False),
+    "__rtruediv__": ("div", True),
+    "__mod__": ("remainder", False),
+    "__rmod__": ("remainder", True),
+    "__pow__": ("pow", False),
+    "__rpow__": ("pow", True),
+    "__matmul__": ("matmul", False),
+    "__rmatmul__": ("matmul", True),
+    "__and__": ("bitand", False),
+    "__rand__": ("bitand", True),
+    "__or__": ("bitor", False),
+    "__ror__": ("bitor", True),
+    "__xor__": ("bitxor", False),
+    "__rxor__": ("bitxor", True),
+    "__lt__": ("lt", False),
+    "__le__": ("le", False),
+    "__gt__": ("gt", False),
+    "__ge__": ("ge", False),
+    "__eq__": ("eq", False),
+    "__ne__": ("ne", False),
 }
-INPLACE: dict[str, str] = {"__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
-                           "__imod__": "remainder_", "__ipow__": "pow_"}
+INPLACE: dict[str, str] = {
+    "__iadd__": "add_",
+    "__isub__": "sub_",
+    "__imul__": "mul_",
+    "__itruediv__": "div_",
+    "__imod__": "remainder_",
+    "__ipow__": "pow_",
+}
 _OPERAND = (int, float, np.number, np.bool_)
 
 

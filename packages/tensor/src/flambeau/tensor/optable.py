@@ -17,8 +17,9 @@ from __future__ import annotations
 import builtins
 import inspect
 from collections import namedtuple
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,8 @@ from .errors import (
     IndexError,
     ShapeError,
 )
-from .registry import Device, current_device, device as _device
+from .registry import Device, current_device
+from .registry import device as _device
 
 ALL_VARIANTS = frozenset({"function", "method", "inplace", "out"})
 
@@ -175,7 +177,9 @@ def call(op: Op, bound: dict[str, Any], out: Any = None, target: Any = None) -> 
     for n in op.seqs:
         seq = bound[n]
         if isinstance(seq, Tensor) or not isinstance(seq, (list, tuple)):
-            raise ArgumentError(f"{op.name}: argument {n!r} must be a list or tuple of tensors, got {type(seq).__name__}")
+            raise ArgumentError(
+                f"{op.name}: argument {n!r} must be a list or tuple of tensors, got {type(seq).__name__}"
+            )
         arrays = []
         for i, v in enumerate(seq):
             if not isinstance(v, Tensor):
@@ -192,7 +196,11 @@ def call(op: Op, bound: dict[str, Any], out: Any = None, target: Any = None) -> 
     if op.kind == "factory":
         dev = _device(args.pop("device", None))
         dt = args.get("dtype")
-        args["dtype"] = _dt.as_dtype(dt) if dt is not None else (op.default_dtype(args) if op.default_dtype else _dt.default_dtype())
+        args["dtype"] = (
+            _dt.as_dtype(dt)
+            if dt is not None
+            else (op.default_dtype(args) if op.default_dtype else _dt.default_dtype())
+        )
     elif dev is None:
         dev = target._d if isinstance(target, Tensor) else current_device()
         if op.tensors:  # every tensor argument is a number: the first becomes a 0-d tensor
@@ -239,7 +247,7 @@ def invoke(op: Op, dev: Device, args: dict[str, Any], bound: dict[str, Any]) -> 
 
 def finish(op: Op, r: Any, dev: Device, out: Any, target: Any) -> Any:
     """Wrap a forward's raw result: a new tensor, written into ``out``, or into the in-place target."""
-    from .tensor import Tensor, wrap
+    from .tensor import wrap
 
     if op.result == "python":
         return r
@@ -250,7 +258,7 @@ def finish(op: Op, r: Any, dev: Device, out: Any, target: Any) -> Any:
         if out is not None:
             if not (isinstance(out, (tuple, list)) and len(out) == len(rs)):
                 raise ArgumentError(f"{op.name}: out= must be a tuple of {len(rs)} tensors ({', '.join(op.names)})")
-            return op.result_type(*(write_out(op, o, x, dev) for o, x in zip(out, rs)))
+            return op.result_type(*(write_out(op, o, x, dev) for o, x in zip(out, rs, strict=False)))
         return op.result_type(*(wrap(x, dev) for x in rs))
     r = as_array(r, dev)
     if target is not None:
@@ -372,7 +380,11 @@ def _fast_path(op: Op, ret: str) -> list[str]:
             )
     elif op.dtypes == "integer":
         return []
-    args = ", ".join(f"_a_{p.name}" if p.name in op.tensors else p.name for p in op.params if p.kind is not inspect.Parameter.KEYWORD_ONLY)
+    args = ", ".join(
+        f"_a_{p.name}" if p.name in op.tensors else p.name
+        for p in op.params
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY
+    )
     kwargs = ", ".join(f"{p.name}={p.name}" for p in op.params if p.kind is inspect.Parameter.KEYWORD_ONLY)
     call_args = ", ".join(x for x in (args, kwargs) if x)
     lines += [

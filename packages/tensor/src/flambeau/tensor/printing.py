@@ -98,11 +98,7 @@ def set_printoptions(
         "edgeitems": edgeitems,
         "linewidth": linewidth,
     }
-    checked = {
-        name: _check_option(name, value)
-        for name, value in given.items()
-        if value is not None
-    }
+    checked = {name: _check_option(name, value) for name, value in given.items() if value is not None}
     _options.update(checked)
 
 
@@ -110,9 +106,7 @@ def _check_option(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | numpy.integer):
         raise TypeError(f"print option {name} must be an integer, got {value!r}")
     if value < _MINIMUMS[name]:
-        raise ValueError(
-            f"print option {name} must be at least {_MINIMUMS[name]}, got {value}"
-        )
+        raise ValueError(f"print option {name} must be at least {_MINIMUMS[name]}, got {value}")
     return int(value)
 
 
@@ -240,9 +234,7 @@ _Entry = tuple[int, int] | None
 _Axis = tuple[_Entry, ...]
 
 
-def _summarise(
-    arr: numpy.ndarray, threshold: int, edge: int
-) -> tuple[numpy.ndarray, list[_Axis]]:
+def _summarise(arr: numpy.ndarray, threshold: int, edge: int) -> tuple[numpy.ndarray, list[_Axis]]:
     """Keep only the entries that are printed, and describe each axis."""
     summarise = arr.size > threshold
     axes: list[_Axis] = []
@@ -316,10 +308,7 @@ def _matrix_lines(
             if row is None:
                 lines.append(row_indent + _ELLIPSIS)
                 continue
-            texts = [
-                ellipsis_cell if column is None else cells[row[0], column[0]]
-                for column in chunk
-            ]
+            texts = [ellipsis_cell if column is None else cells[row[0], column[0]] for column in chunk]
             lines.append(row_indent + " ".join(texts))
     return lines
 
@@ -345,9 +334,7 @@ def _slice_indices(
                 yield (entry[0], *rest[0]), (entry[1], *rest[1])
 
 
-def _tensor_lines(
-    cells: numpy.ndarray, axes: list[_Axis], fmt: _NumberFormat, linewidth: int
-) -> list[str]:
+def _tensor_lines(cells: numpy.ndarray, axes: list[_Axis], fmt: _NumberFormat, linewidth: int) -> list[str]:
     blocks = []
     for index in _slice_indices(axes[:-2]):
         if index is None:

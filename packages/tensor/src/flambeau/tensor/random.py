@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentError
-from .registry import Device, device as _device
+from .registry import Device
+from .registry import device as _device
 
 _DEFAULT_SEED = 0x5EED
 

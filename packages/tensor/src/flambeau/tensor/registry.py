@@ -233,7 +233,9 @@ def device(spec: Any = None) -> Device:
         raise DeviceUnavailableError(f"no backend serves device {kind!r} (registered devices: {known})")
     backend = entry[0]
     if not backend.is_available():
-        raise DeviceUnavailableError(f"device {kind!r} (backend {backend.name!r}) is unavailable: {backend.unavailable_reason()}")
+        raise DeviceUnavailableError(
+            f"device {kind!r} (backend {backend.name!r}) is unavailable: {backend.unavailable_reason()}"
+        )
     if kind == "cpu" and not idx:
         index = None
     else:
@@ -243,7 +245,9 @@ def device(spec: Any = None) -> Device:
             raise ArgumentError(f"device: bad device index in {spec!r}") from None
         count = backend.device_count()
         if not 0 <= index < count:
-            raise DeviceUnavailableError(f"device {spec!r}: index {index} out of range, {count} device(s) of type {kind!r}")
+            raise DeviceUnavailableError(
+                f"device {spec!r}: index {index} out of range, {count} device(s) of type {kind!r}"
+            )
     key = kind if index is None else f"{kind}:{index}"
     dev = _devices.get(key) or Device(kind, index, backend)
     _devices[key] = _devices[spec] = dev

@@ -22,13 +22,15 @@ this module holds structure, conversion and transfers.
 from __future__ import annotations
 
 import operator
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from . import dtypes as _dt
 from .errors import ArgumentError, DTypeError, IndexError, ShapeError
-from .registry import Device, device as _device
+from .registry import Device
+from .registry import device as _device
 
 _new = object.__new__
 
@@ -70,7 +72,7 @@ def sizes_arg(size: tuple[Any, ...], op: Any = None) -> tuple[int, ...]:
 
 
 def _data_ptr(a: Any) -> int:
-    iface = getattr(a, "__array_interface__", None) or getattr(a, "__cuda_array_interface__")
+    iface = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
     return int(iface["data"][0])
 
 
@@ -202,7 +204,9 @@ class Tensor:
         if type is None:
             return _dt.type_name(self._a.dtype, self._d.type)
         dt = _dt.as_dtype(type)
-        if isinstance(type, str) and type.count(".") == 2:  # 'flambeau.<device>.XTensor' moves it, as Torch7's cuda names
+        if (
+            isinstance(type, str) and type.count(".") == 2
+        ):  # 'flambeau.<device>.XTensor' moves it, as Torch7's cuda names
             kind = type.split(".")[1]
             if kind != self._d.type:
                 return self.to(kind).type(dt)
@@ -302,9 +306,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._a.size != 1:
-            raise ShapeError(
-                f"the truth value of a tensor of size {self.size()} is ambiguous; use .all() or .any()"
-            )
+            raise ShapeError(f"the truth value of a tensor of size {self.size()} is ambiguous; use .all() or .any()")
         return bool(self.item())
 
     def __len__(self) -> int:
@@ -433,7 +435,9 @@ class Tensor:
             r = fn(x)
             if r is not None:
                 flat[i] = r
-        return self.copy_(wrap(host, _device("cpu")) if self._d.type == "cpu" else wrap(host, _device("cpu")).to(self._d))
+        return self.copy_(
+            wrap(host, _device("cpu")) if self._d.type == "cpu" else wrap(host, _device("cpu")).to(self._d)
+        )
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:

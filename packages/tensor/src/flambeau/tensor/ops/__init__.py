@@ -1,3 +1,3 @@
 """The op records, one module per family; importing this package fills ``optable.OPS``."""
 
-from . import creation, indexing, linalg, pointwise, reduce, shape  # noqa: F401
+from . import creation, indexing, linalg, pointwise, reduce, shape

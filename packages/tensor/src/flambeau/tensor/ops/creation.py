@@ -94,25 +94,73 @@ def _factory(name: str, impl: Any, doc: str, example: str, **kw: Any) -> Op:
 
 
 declare(
-    _factory("zeros", _zeros, "A tensor of zeros.", "ft.zeros(2, 3).size(), ft.zeros((2,), dtype=ft.LongTensor).tolist()\n(Size([2, 3]), [0, 0])"),
+    _factory(
+        "zeros",
+        _zeros,
+        "A tensor of zeros.",
+        "ft.zeros(2, 3).size(), ft.zeros((2,), dtype=ft.LongTensor).tolist()\n(Size([2, 3]), [0, 0])",
+    ),
     _factory("ones", _ones, "A tensor of ones.", "ft.ones(2).tolist()\n[1.0, 1.0]"),
-    _factory("empty", _empty, "An uninitialized tensor (Torch7's ``torch.Tensor(sizes)``).", "ft.empty(2, 2).size()\nSize([2, 2])"),
+    _factory(
+        "empty",
+        _empty,
+        "An uninitialized tensor (Torch7's ``torch.Tensor(sizes)``).",
+        "ft.empty(2, 2).size()\nSize([2, 2])",
+    ),
     _factory("full", _full, "A tensor filled with ``fill_value``.", "ft.full(2, fill_value=7).tolist()\n[7.0, 7.0]"),
-    _factory("eye", _eye, "Identity matrix, n x n or n x m.", "(ft.eye(3) * 4 - 2).tolist()\n[[2.0, -2.0, -2.0], [-2.0, 2.0, -2.0], [-2.0, -2.0, 2.0]]"),
-    _factory("range", _range, "``floor((end-start)/step) + 1`` values from ``start``, **including** ``end`` (Torch7).",
-             "ft.range(0, 4).tolist(), ft.range(1, 2, 0.5).tolist()\n([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 1.5, 2.0])"),
-    _factory("arange", _arange, "numpy's arange: ``start`` up to but excluding ``end``; integer arguments give a LongTensor.",
-             "ft.arange(4).tolist(), ft.arange(0, 1, 0.25).tolist()\n([0, 1, 2, 3], [0.0, 0.25, 0.5, 0.75])",
-             default_dtype=_arange_dtype),
-    _factory("linspace", _linspace, "``steps`` evenly spaced points from ``start`` to ``end`` inclusive.",
-             "ft.linspace(0, 1, 5).tolist()\n[0.0, 0.25, 0.5, 0.75, 1.0]"),
-    _factory("logspace", _logspace, "``steps`` points from ``base**start`` to ``base**end``.",
-             "ft.logspace(0, 2, 3).tolist()\n[1.0, 10.0, 100.0]"),
-    _factory("rand", _rand, "Uniform draws in [0, 1).", "ft.manual_seed(1); x = ft.rand(1000)\n>>> 0 <= x.min().item() and x.max().item() < 1\nTrue",
-             rng=True),
-    _factory("randn", _randn, "Standard normal draws.", "ft.manual_seed(1); -0.05 < ft.randn(10000).mean().item() < 0.05\nTrue", rng=True),
-    _factory("randperm", _randperm, "A random permutation of ``0 .. n-1`` (a LongTensor).",
-             "sorted(ft.randperm(5).tolist())\n[0, 1, 2, 3, 4]", rng=True, default_dtype=_long_dtype),
+    _factory(
+        "eye",
+        _eye,
+        "Identity matrix, n x n or n x m.",
+        "(ft.eye(3) * 4 - 2).tolist()\n[[2.0, -2.0, -2.0], [-2.0, 2.0, -2.0], [-2.0, -2.0, 2.0]]",
+    ),
+    _factory(
+        "range",
+        _range,
+        "``floor((end-start)/step) + 1`` values from ``start``, **including** ``end`` (Torch7).",
+        "ft.range(0, 4).tolist(), ft.range(1, 2, 0.5).tolist()\n([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 1.5, 2.0])",
+    ),
+    _factory(
+        "arange",
+        _arange,
+        "numpy's arange: ``start`` up to but excluding ``end``; integer arguments give a LongTensor.",
+        "ft.arange(4).tolist(), ft.arange(0, 1, 0.25).tolist()\n([0, 1, 2, 3], [0.0, 0.25, 0.5, 0.75])",
+        default_dtype=_arange_dtype,
+    ),
+    _factory(
+        "linspace",
+        _linspace,
+        "``steps`` evenly spaced points from ``start`` to ``end`` inclusive.",
+        "ft.linspace(0, 1, 5).tolist()\n[0.0, 0.25, 0.5, 0.75, 1.0]",
+    ),
+    _factory(
+        "logspace",
+        _logspace,
+        "``steps`` points from ``base**start`` to ``base**end``.",
+        "ft.logspace(0, 2, 3).tolist()\n[1.0, 10.0, 100.0]",
+    ),
+    _factory(
+        "rand",
+        _rand,
+        "Uniform draws in [0, 1).",
+        "ft.manual_seed(1); x = ft.rand(1000)\n>>> 0 <= x.min().item() and x.max().item() < 1\nTrue",
+        rng=True,
+    ),
+    _factory(
+        "randn",
+        _randn,
+        "Standard normal draws.",
+        "ft.manual_seed(1); -0.05 < ft.randn(10000).mean().item() < 0.05\nTrue",
+        rng=True,
+    ),
+    _factory(
+        "randperm",
+        _randperm,
+        "A random permutation of ``0 .. n-1`` (a LongTensor).",
+        "sorted(ft.randperm(5).tolist())\n[0, 1, 2, 3, 4]",
+        rng=True,
+        default_dtype=_long_dtype,
+    ),
 )
 
 
@@ -124,14 +172,27 @@ def _like(fill: Any) -> Any:
 
 
 declare(
-    Op("zeros_like", _like(0), group="creation", variants=frozenset({"function"}), doc="Zeros of the input's size, dtype and device.",
-       example=_E + "ft.zeros_like(ft.ones(2)).tolist()\n[0.0, 0.0]"),
-    Op("ones_like", _like(1), group="creation", variants=frozenset({"function"}), doc="Ones of the input's size, dtype and device.",
-       example=_E + "ft.ones_like(ft.LongTensor([5, 6])).tolist()\n[1, 1]"),
+    Op(
+        "zeros_like",
+        _like(0),
+        group="creation",
+        variants=frozenset({"function"}),
+        doc="Zeros of the input's size, dtype and device.",
+        example=_E + "ft.zeros_like(ft.ones(2)).tolist()\n[0.0, 0.0]",
+    ),
+    Op(
+        "ones_like",
+        _like(1),
+        group="creation",
+        variants=frozenset({"function"}),
+        doc="Ones of the input's size, dtype and device.",
+        example=_E + "ft.ones_like(ft.LongTensor([5, 6])).tolist()\n[1, 1]",
+    ),
 )
 
 
 # -- in-place random fills: each draws a fresh array of the target's size, then writes it -----
+
 
 def _uniform(xp: Any, rng: Any, input: Any, a: float = 0.0, b: float = 1.0) -> Any:
     return xp.asarray(rng.uniform(a, b, input.shape))
@@ -158,7 +219,11 @@ def _random(xp: Any, rng: Any, input: Any, low: Any = None, high: Any = None) ->
     if high is None:  # random_(n) draws from [0, n); random_() from [0, 2**mantissa] or the type's range
         low, high = 0, low
     if high is None:
-        high = 2 ** (np.finfo(input.dtype).nmant + 1) + 1 if input.dtype.kind == "f" else int(np.iinfo(input.dtype).max) + 1
+        high = (
+            2 ** (np.finfo(input.dtype).nmant + 1) + 1
+            if input.dtype.kind == "f"
+            else int(np.iinfo(input.dtype).max) + 1
+        )
     if high <= low:
         raise DomainError(f"random_: empty range [{low}, {high})")
     return xp.asarray(rng.integers(low, high, input.shape))
@@ -181,23 +246,67 @@ def _geometric(xp: Any, rng: Any, input: Any, p: float) -> Any:
 
 
 def _fill(name: str, impl: Any, doc: str, example: str) -> Op:
-    return Op(name, impl, ("input",) if name != "bernoulli" else ("input", "p"), kind="fill", rng=True, group="random",
-              doc=doc + " Fills the tensor in place and returns it.", example=_E + "ft.manual_seed(0)\n>>> " + example)
+    return Op(
+        name,
+        impl,
+        ("input",) if name != "bernoulli" else ("input", "p"),
+        kind="fill",
+        rng=True,
+        group="random",
+        doc=doc + " Fills the tensor in place and returns it.",
+        example=_E + "ft.manual_seed(0)\n>>> " + example,
+    )
 
 
 declare(
-    _fill("uniform", _uniform, "Uniform draws in [a, b).", "x = ft.zeros(1000).uniform_(2, 3); 2 <= x.min().item() <= x.max().item() < 3\nTrue"),
-    _fill("normal", _normal, "Normal draws with ``mean`` and ``std``.", "4.9 < ft.zeros(10000).normal_(5, 2).mean().item() < 5.1\nTrue"),
-    _fill("bernoulli", _bernoulli_fill, "0/1 draws with probability ``p`` (a number or a tensor of probabilities).",
-          "ft.zeros(4).bernoulli_(ft.tensor([0.0, 1.0, 0.0, 1.0])).tolist()\n[0.0, 1.0, 0.0, 1.0]"),
-    _fill("random", _random, "Integers uniformly in ``[low, high)``; ``random_(n)`` draws from ``[0, n)``.", "sorted(set(ft.zeros(200).random_(0, 3).tolist()))\n[0.0, 1.0, 2.0]"),
-    _fill("exponential", _exponential, "Exponential draws with rate ``lambd`` (density ``lambd*exp(-lambd*x)``).",
-          "0.24 < ft.zeros(20000).exponential_(4).mean().item() < 0.26\nTrue"),
-    _fill("cauchy", _cauchy, "Cauchy draws with ``median`` and scale ``sigma``.", "import numpy as np; bool(2.9 < np.median(ft.zeros(10001).cauchy_(3, 1).numpy()) < 3.1)\nTrue"),
-    _fill("log_normal", _log_normal, "``exp`` of normal draws with ``mean`` and ``std`` (parameters of the underlying normal).",
-          "bool(ft.zeros(100).log_normal_().gt(0).all())\nTrue"),
-    _fill("geometric", _geometric, "Number of Bernoulli(p) trials up to the first success (PyTorch's convention).",
-          "bool(ft.zeros(100).geometric_(0.5).ge(1).all())\nTrue"),
+    _fill(
+        "uniform",
+        _uniform,
+        "Uniform draws in [a, b).",
+        "x = ft.zeros(1000).uniform_(2, 3); 2 <= x.min().item() <= x.max().item() < 3\nTrue",
+    ),
+    _fill(
+        "normal",
+        _normal,
+        "Normal draws with ``mean`` and ``std``.",
+        "4.9 < ft.zeros(10000).normal_(5, 2).mean().item() < 5.1\nTrue",
+    ),
+    _fill(
+        "bernoulli",
+        _bernoulli_fill,
+        "0/1 draws with probability ``p`` (a number or a tensor of probabilities).",
+        "ft.zeros(4).bernoulli_(ft.tensor([0.0, 1.0, 0.0, 1.0])).tolist()\n[0.0, 1.0, 0.0, 1.0]",
+    ),
+    _fill(
+        "random",
+        _random,
+        "Integers uniformly in ``[low, high)``; ``random_(n)`` draws from ``[0, n)``.",
+        "sorted(set(ft.zeros(200).random_(0, 3).tolist()))\n[0.0, 1.0, 2.0]",
+    ),
+    _fill(
+        "exponential",
+        _exponential,
+        "Exponential draws with rate ``lambd`` (density ``lambd*exp(-lambd*x)``).",
+        "0.24 < ft.zeros(20000).exponential_(4).mean().item() < 0.26\nTrue",
+    ),
+    _fill(
+        "cauchy",
+        _cauchy,
+        "Cauchy draws with ``median`` and scale ``sigma``.",
+        "import numpy as np; bool(2.9 < np.median(ft.zeros(10001).cauchy_(3, 1).numpy()) < 3.1)\nTrue",
+    ),
+    _fill(
+        "log_normal",
+        _log_normal,
+        "``exp`` of normal draws with ``mean`` and ``std`` (parameters of the underlying normal).",
+        "bool(ft.zeros(100).log_normal_().gt(0).all())\nTrue",
+    ),
+    _fill(
+        "geometric",
+        _geometric,
+        "Number of Bernoulli(p) trials up to the first success (PyTorch's convention).",
+        "bool(ft.zeros(100).geometric_(0.5).ge(1).all())\nTrue",
+    ),
 )
 
 
@@ -206,7 +315,13 @@ def _bernoulli(xp: Any, rng: Any, input: Any) -> Any:
 
 
 declare(
-    Op("bernoulli", _bernoulli, rng=True, group="random", variants=frozenset({"function", "method", "out"}),
-       doc="0/1 draws, each with the probability given by the input's element (a tensor of the input's type).",
-       example=_E + "ft.bernoulli(ft.tensor([1.0, 0.0])).tolist()\n[1.0, 0.0]"),
+    Op(
+        "bernoulli",
+        _bernoulli,
+        rng=True,
+        group="random",
+        variants=frozenset({"function", "method", "out"}),
+        doc="0/1 draws, each with the probability given by the input's element (a tensor of the input's type).",
+        example=_E + "ft.bernoulli(ft.tensor([1.0, 0.0])).tolist()\n[1.0, 0.0]",
+    ),
 )

@@ -55,8 +55,10 @@ def _index_arg(index: Any, op: str) -> Any:
 
 def _check_range(index: Any, n: int, op: str) -> None:
     if index.size and (int(index.min()) < -n or int(index.max()) >= n):
-        raise IndexError(f"{op}: index out of range for a dimension of size {n}"
-                         f" (indices from {int(index.min())} to {int(index.max())})")
+        raise IndexError(
+            f"{op}: index out of range for a dimension of size {n}"
+            f" (indices from {int(index.min())} to {int(index.max())})"
+        )
 
 
 def _index_select(xp: Any, input: Any, dim: int, index: Any) -> Any:
@@ -72,7 +74,7 @@ def _fit_to(a: Any, index: Any, d: int) -> Any:
     """Torch7's gather/scatter: the index may be smaller than the source outside ``dim``."""
     if index.ndim != a.ndim:
         raise ShapeError(f"index has {index.ndim} dims but the tensor has {a.ndim}")
-    for k, (si, sa) in enumerate(zip(index.shape, a.shape)):
+    for k, (si, sa) in enumerate(zip(index.shape, a.shape, strict=False)):
         if k != d and si > sa:
             raise ShapeError(f"index size {index.shape} exceeds the tensor's size {a.shape} in dim {k}")
     return a[tuple(slice(None) if k == d else slice(0, s) for k, s in enumerate(index.shape))]
@@ -168,40 +170,117 @@ _X = ">>> import flambeau.tensor as ft\n>>> a = ft.arange(6).view(2, 3)\n>>> "
 _C = frozenset({"function", "method", "inplace", "out"})
 
 declare(
-    Op("getitem", _getitem, variants=frozenset(), syntax="t[key]", result="view", differentiable=("input",), group="indexing",
-       doc="``t[key]`` (``Tensor.__getitem__``): ints, slices, None and Ellipsis give views; LongTensors and ByteTensor masks give copies.",
-       example=_X + "a[1].tolist(), a[:, 1].tolist(), a[a.gt(3)].tolist(), a[0, 2].item()\n([3, 4, 5], [1, 4], [4, 5], 2)"),
-    Op("index_select", _index_select, ("input", "index"), differentiable=("input",), group="indexing", aliases=("index",),
-       variants=frozenset({"function", "method", "out"}),
-       doc="The slices at ``index`` (a 1-D LongTensor) along ``dim``, copied (Torch7's ``index``).",
-       example=_X + "a.index_select(1, ft.LongTensor([2, 0])).tolist()\n[[2, 0], [5, 3]]"),
-    Op("gather", _gather, ("input", "index"), differentiable=("input",), group="indexing", variants=frozenset({"function", "method", "out"}),
-       doc="``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and likewise for other dims); ``out`` has ``index``'s size.",
-       example=_X + "a.gather(1, ft.LongTensor([[2], [0]])).tolist()\n[[2], [3]]"),
-    Op("scatter", _scatter, ("input", "index", "src"), differentiable=("input", "src"), group="indexing", variants=_C,
-       doc="Inverse of :func:`gather`: writes ``src`` (a tensor or a number) at the ``index`` positions along ``dim``.",
-       example=_X + "ft.zeros(2, 3).scatter_(1, ft.LongTensor([[1], [2]]), 7.0).tolist()\n[[0.0, 7.0, 0.0], [0.0, 0.0, 7.0]]"),
-    Op("index_copy", _index_copy, ("input", "index", "source"), differentiable=("input", "source"), group="indexing", variants=_C,
-       doc="Copy the slices of ``source`` into the positions ``index`` along ``dim``.",
-       example=_X + "a.index_copy(0, ft.LongTensor([1]), ft.LongTensor([[9, 9, 9]])).tolist()\n[[0, 1, 2], [9, 9, 9]]"),
-    Op("index_add", _index_add, ("input", "index", "source"), differentiable=("input", "source"), group="indexing", variants=_C,
-       doc="Like :func:`index_copy` but adding; repeated indices accumulate.",
-       example=_X + "ft.zeros(3).index_add_(0, ft.LongTensor([0, 0, 2]), ft.ones(3)).tolist()\n[2.0, 0.0, 1.0]"),
-    Op("index_fill", _index_fill, ("input", "index"), differentiable=("input",), group="indexing", variants=_C,
-       doc="Fill the slices at ``index`` along ``dim`` with ``value``.",
-       example=_X + "a.index_fill(1, ft.LongTensor([0]), -1).tolist()\n[[-1, 1, 2], [-1, 4, 5]]"),
-    Op("masked_select", _masked_select, ("input", "mask"), differentiable=("input",), group="indexing",
-       variants=frozenset({"function", "method", "out"}),
-       doc="A new 1-D tensor of the elements where ``mask`` (a ByteTensor) is 1.",
-       example=_X + "a.masked_select(a.ge(4)).tolist()\n[4, 5]"),
-    Op("masked_fill", _masked_fill, ("input", "mask", "value"), differentiable=("input",), group="indexing", variants=_C,
-       doc="``value`` where ``mask`` is 1, the input elsewhere.",
-       example=_X + "a.masked_fill(a.lt(2), 0).tolist()\n[[0, 0, 2], [3, 4, 5]]"),
-    Op("masked_copy", _masked_copy, ("input", "mask", "source"), differentiable=("input", "source"), group="indexing",
-       variants=_C, aliases=("masked_scatter",),
-       doc="Successive elements of ``source`` written where ``mask`` is 1.",
-       example=_X + "a.masked_copy(a.gt(3), ft.LongTensor([7, 8])).tolist()\n[[0, 1, 2], [3, 7, 8]]"),
-    Op("nonzero", _nonzero, group="indexing", variants=frozenset({"function", "method", "out"}),
-       doc="An N x ndim LongTensor of the (0-based) subscripts of the non-zero elements.",
-       example=_X + "a.gt(3).nonzero().tolist()\n[[1, 1], [1, 2]]"),
+    Op(
+        "getitem",
+        _getitem,
+        variants=frozenset(),
+        syntax="t[key]",
+        result="view",
+        differentiable=("input",),
+        group="indexing",
+        doc="``t[key]`` (``Tensor.__getitem__``): ints, slices, None and Ellipsis give views; LongTensors and ByteTensor masks give copies.",
+        example=_X
+        + "a[1].tolist(), a[:, 1].tolist(), a[a.gt(3)].tolist(), a[0, 2].item()\n([3, 4, 5], [1, 4], [4, 5], 2)",
+    ),
+    Op(
+        "index_select",
+        _index_select,
+        ("input", "index"),
+        differentiable=("input",),
+        group="indexing",
+        aliases=("index",),
+        variants=frozenset({"function", "method", "out"}),
+        doc="The slices at ``index`` (a 1-D LongTensor) along ``dim``, copied (Torch7's ``index``).",
+        example=_X + "a.index_select(1, ft.LongTensor([2, 0])).tolist()\n[[2, 0], [5, 3]]",
+    ),
+    Op(
+        "gather",
+        _gather,
+        ("input", "index"),
+        differentiable=("input",),
+        group="indexing",
+        variants=frozenset({"function", "method", "out"}),
+        doc="``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and likewise for other dims); ``out`` has ``index``'s size.",
+        example=_X + "a.gather(1, ft.LongTensor([[2], [0]])).tolist()\n[[2], [3]]",
+    ),
+    Op(
+        "scatter",
+        _scatter,
+        ("input", "index", "src"),
+        differentiable=("input", "src"),
+        group="indexing",
+        variants=_C,
+        doc="Inverse of :func:`gather`: writes ``src`` (a tensor or a number) at the ``index`` positions along ``dim``.",
+        example=_X
+        + "ft.zeros(2, 3).scatter_(1, ft.LongTensor([[1], [2]]), 7.0).tolist()\n[[0.0, 7.0, 0.0], [0.0, 0.0, 7.0]]",
+    ),
+    Op(
+        "index_copy",
+        _index_copy,
+        ("input", "index", "source"),
+        differentiable=("input", "source"),
+        group="indexing",
+        variants=_C,
+        doc="Copy the slices of ``source`` into the positions ``index`` along ``dim``.",
+        example=_X + "a.index_copy(0, ft.LongTensor([1]), ft.LongTensor([[9, 9, 9]])).tolist()\n[[0, 1, 2], [9, 9, 9]]",
+    ),
+    Op(
+        "index_add",
+        _index_add,
+        ("input", "index", "source"),
+        differentiable=("input", "source"),
+        group="indexing",
+        variants=_C,
+        doc="Like :func:`index_copy` but adding; repeated indices accumulate.",
+        example=_X + "ft.zeros(3).index_add_(0, ft.LongTensor([0, 0, 2]), ft.ones(3)).tolist()\n[2.0, 0.0, 1.0]",
+    ),
+    Op(
+        "index_fill",
+        _index_fill,
+        ("input", "index"),
+        differentiable=("input",),
+        group="indexing",
+        variants=_C,
+        doc="Fill the slices at ``index`` along ``dim`` with ``value``.",
+        example=_X + "a.index_fill(1, ft.LongTensor([0]), -1).tolist()\n[[-1, 1, 2], [-1, 4, 5]]",
+    ),
+    Op(
+        "masked_select",
+        _masked_select,
+        ("input", "mask"),
+        differentiable=("input",),
+        group="indexing",
+        variants=frozenset({"function", "method", "out"}),
+        doc="A new 1-D tensor of the elements where ``mask`` (a ByteTensor) is 1.",
+        example=_X + "a.masked_select(a.ge(4)).tolist()\n[4, 5]",
+    ),
+    Op(
+        "masked_fill",
+        _masked_fill,
+        ("input", "mask", "value"),
+        differentiable=("input",),
+        group="indexing",
+        variants=_C,
+        doc="``value`` where ``mask`` is 1, the input elsewhere.",
+        example=_X + "a.masked_fill(a.lt(2), 0).tolist()\n[[0, 0, 2], [3, 4, 5]]",
+    ),
+    Op(
+        "masked_copy",
+        _masked_copy,
+        ("input", "mask", "source"),
+        differentiable=("input", "source"),
+        group="indexing",
+        variants=_C,
+        aliases=("masked_scatter",),
+        doc="Successive elements of ``source`` written where ``mask`` is 1.",
+        example=_X + "a.masked_copy(a.gt(3), ft.LongTensor([7, 8])).tolist()\n[[0, 1, 2], [3, 7, 8]]",
+    ),
+    Op(
+        "nonzero",
+        _nonzero,
+        group="indexing",
+        variants=frozenset({"function", "method", "out"}),
+        doc="An N x ndim LongTensor of the (0-based) subscripts of the non-zero elements.",
+        example=_X + "a.gt(3).nonzero().tolist()\n[[1, 1], [1, 2]]",
+    ),
 )

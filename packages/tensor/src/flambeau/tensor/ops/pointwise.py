@@ -6,20 +6,37 @@ first (Torch7 defined them for Float/Double only; this is PyTorch's behaviour).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..optable import Op, declare
 
 _T = "import flambeau.tensor as ft\n>>> "
 
 
-def unary(name: str, impl: Callable[..., Any], doc: str, example: str, dtypes: str = "float",
-          differentiable: bool = True, aliases: tuple[str, ...] = ()) -> Op:
+def unary(
+    name: str,
+    impl: Callable[..., Any],
+    doc: str,
+    example: str,
+    dtypes: str = "float",
+    differentiable: bool = True,
+    aliases: tuple[str, ...] = (),
+) -> Op:
     """One record of the unary family; ``example`` is ``'input -> output'`` as Python lists."""
     given, expected = (s.strip() for s in example.split("->"))
     text = f">>> import flambeau.tensor as ft\n>>> ft.{name}(ft.tensor({given})).tolist()\n{expected}"
-    return Op(name, impl, ("input",), dtypes=dtypes, differentiable=("input",) if differentiable else (),
-              aliases=aliases, group="pointwise", doc=doc, example=text)
+    return Op(
+        name,
+        impl,
+        ("input",),
+        dtypes=dtypes,
+        differentiable=("input",) if differentiable else (),
+        aliases=aliases,
+        group="pointwise",
+        doc=doc,
+        example=text,
+    )
 
 
 def _keep_int(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -43,16 +60,63 @@ def _sigmoid(xp: Any, input: Any) -> Any:
 
 declare(
     unary("abs", lambda xp, input: xp.abs(input), "Absolute value.", "[-2, 3] -> [2, 3]", "any"),
-    unary("sign", lambda xp, input: xp.sign(input), "-1, 0 or +1 by the sign.", "[-2.5, 0.0, 3.0] -> [-1.0, 0.0, 1.0]", "any", False),
-    unary("neg", lambda xp, input: xp.negative(input), "Negation, ``-x``.", "[1, -2] -> [-1, 2]", "any", aliases=("negative",)),
+    unary(
+        "sign",
+        lambda xp, input: xp.sign(input),
+        "-1, 0 or +1 by the sign.",
+        "[-2.5, 0.0, 3.0] -> [-1.0, 0.0, 1.0]",
+        "any",
+        False,
+    ),
+    unary(
+        "neg",
+        lambda xp, input: xp.negative(input),
+        "Negation, ``-x``.",
+        "[1, -2] -> [-1, 2]",
+        "any",
+        aliases=("negative",),
+    ),
     unary("acos", lambda xp, input: xp.arccos(input), "Inverse cosine.", "[1.0] -> [0.0]"),
     unary("asin", lambda xp, input: xp.arcsin(input), "Inverse sine.", "[0.0] -> [0.0]"),
     unary("atan", lambda xp, input: xp.arctan(input), "Inverse tangent.", "[0.0] -> [0.0]"),
-    unary("ceil", _keep_int(lambda xp, x: xp.ceil(x)), "Smallest integer not less than x.", "[1.2, -1.2] -> [2.0, -1.0]", "any", False),
-    unary("floor", _keep_int(lambda xp, x: xp.floor(x)), "Largest integer not greater than x.", "[1.7, -1.2] -> [1.0, -2.0]", "any", False),
-    unary("round", _keep_int(_round), "Nearest integer; halves round away from zero (C ``round``, as Torch7).", "[0.5, 1.5, -2.5] -> [1.0, 2.0, -3.0]", "any", False),
-    unary("trunc", _keep_int(lambda xp, x: xp.trunc(x)), "Integer part, rounding towards zero.", "[1.7, -1.7] -> [1.0, -1.0]", "any", False),
-    unary("frac", lambda xp, input: input - xp.trunc(input), "Fractional part, ``x - trunc(x)``.", "[1.5, -1.25] -> [0.5, -0.25]"),
+    unary(
+        "ceil",
+        _keep_int(lambda xp, x: xp.ceil(x)),
+        "Smallest integer not less than x.",
+        "[1.2, -1.2] -> [2.0, -1.0]",
+        "any",
+        False,
+    ),
+    unary(
+        "floor",
+        _keep_int(lambda xp, x: xp.floor(x)),
+        "Largest integer not greater than x.",
+        "[1.7, -1.2] -> [1.0, -2.0]",
+        "any",
+        False,
+    ),
+    unary(
+        "round",
+        _keep_int(_round),
+        "Nearest integer; halves round away from zero (C ``round``, as Torch7).",
+        "[0.5, 1.5, -2.5] -> [1.0, 2.0, -3.0]",
+        "any",
+        False,
+    ),
+    unary(
+        "trunc",
+        _keep_int(lambda xp, x: xp.trunc(x)),
+        "Integer part, rounding towards zero.",
+        "[1.7, -1.7] -> [1.0, -1.0]",
+        "any",
+        False,
+    ),
+    unary(
+        "frac",
+        lambda xp, input: input - xp.trunc(input),
+        "Fractional part, ``x - trunc(x)``.",
+        "[1.5, -1.25] -> [0.5, -0.25]",
+    ),
     unary("cos", lambda xp, input: xp.cos(input), "Cosine.", "[0.0] -> [1.0]"),
     unary("sin", lambda xp, input: xp.sin(input), "Sine.", "[0.0] -> [0.0]"),
     unary("tan", lambda xp, input: xp.tan(input), "Tangent.", "[0.0] -> [0.0]"),
@@ -67,22 +131,46 @@ declare(
     unary("log10", lambda xp, input: xp.log10(input), "Base-10 logarithm.", "[100.0] -> [2.0]"),
     unary("sqrt", lambda xp, input: xp.sqrt(input), "Square root.", "[4.0, 9.0] -> [2.0, 3.0]"),
     unary("rsqrt", lambda xp, input: 1 / xp.sqrt(input), "Reciprocal square root, ``1/sqrt(x)``.", "[4.0] -> [0.5]"),
-    unary("cinv", lambda xp, input: 1 / input, "Reciprocal, ``1/x``.", "[2.0, 4.0] -> [0.5, 0.25]", aliases=("reciprocal",)),
+    unary(
+        "cinv",
+        lambda xp, input: 1 / input,
+        "Reciprocal, ``1/x``.",
+        "[2.0, 4.0] -> [0.5, 0.25]",
+        aliases=("reciprocal",),
+    ),
     unary("square", lambda xp, input: input * input, "``x * x``.", "[3, -2] -> [9, 4]", "any"),
     unary("sigmoid", _sigmoid, "Logistic sigmoid ``1/(1+exp(-x))``, stable for large ``|x|``.", "[0.0] -> [0.5]"),
 )
 
 
-def binary(name: str, impl: Callable[..., Any], doc: str, example: str, dtypes: str = "any",
-           differentiable: tuple[str, ...] = ("input", "other"), aliases: tuple[str, ...] = (),
-           names: tuple[str, str] = ("input", "other"), result: str = "tensor") -> Op:
+def binary(
+    name: str,
+    impl: Callable[..., Any],
+    doc: str,
+    example: str,
+    dtypes: str = "any",
+    differentiable: tuple[str, ...] = ("input", "other"),
+    aliases: tuple[str, ...] = (),
+    names: tuple[str, str] = ("input", "other"),
+    result: str = "tensor",
+) -> Op:
     """One record of the binary family; ``example`` is ``'a, b -> output'`` as Python lists or numbers."""
     given, expected = (s.strip() for s in example.split("->"))
     a, b = (s.strip() for s in given.split(";"))
     text = f">>> import flambeau.tensor as ft\n>>> ft.{name}(ft.tensor({a}), {b}).tolist()\n{expected}"
     group = "comparison" if result == "byte" else "pointwise"
-    return Op(name, impl, names, dtypes=dtypes, differentiable=differentiable, aliases=aliases,
-              result=result, group=group, doc=doc, example=text)
+    return Op(
+        name,
+        impl,
+        names,
+        dtypes=dtypes,
+        differentiable=differentiable,
+        aliases=aliases,
+        result=result,
+        group=group,
+        doc=doc,
+        example=text,
+    )
 
 
 def _add(xp: Any, input: Any, other: Any, *, alpha: Any = 1) -> Any:
@@ -98,55 +186,180 @@ def _pow(xp: Any, input: Any, exponent: Any) -> Any:
 
 
 declare(
-    binary("add", _add, "``input + alpha * other`` (Torch7's ``add(t1, value, t2)`` is ``add(t1, t2, alpha=value)``).",
-           "[1, 2]; ft.tensor([10, 20]) -> [11, 22]"),
-    binary("sub", _sub, "``input - alpha * other``. With two or more integer positional arguments, "
-           "``t.sub(...)`` is Torch7's view op (see :func:`sub_view`).", "[5.0, 7.0]; 2 -> [3.0, 5.0]", aliases=("csub",)),
-    binary("mul", lambda xp, input, other: xp.multiply(input, other), "Element-wise product (by a tensor or a number).",
-           "[1, 2, 3]; ft.tensor([2, 2, 2]) -> [2, 4, 6]", aliases=("cmul",)),
-    binary("div", lambda xp, input, other: xp.true_divide(input, other),
-           "True division; integer tensors give the default float type (PyTorch, not Torch7's truncation).",
-           "[1, 3]; 2 -> [0.5, 1.5]", dtypes="float", aliases=("cdiv",)),
-    binary("pow", _pow, "``input ** exponent`` element-wise; with a number first, ``pow(n, t)`` is ``n ** t``.",
-           "[1.0, 2.0, 3.0]; 2 -> [1.0, 4.0, 9.0]", aliases=("cpow",), names=("input", "exponent"),
-           differentiable=("input", "exponent")),
-    binary("fmod", lambda xp, input, other: xp.fmod(input, other),
-           "C ``fmod``: truncated remainder, with the sign of the dividend.", "[-3, 3]; 2 -> [-1, 1]",
-           aliases=("cfmod",), differentiable=("input",)),
-    binary("remainder", lambda xp, input, other: xp.remainder(input, other),
-           "Floored remainder ``a - b*floor(a/b)`` (Python's ``%``), with the sign of the divisor.",
-           "[-3, 3]; 2 -> [1, 1]", aliases=("cremainder",), differentiable=("input",)),
-    binary("atan2", lambda xp, input, other: xp.arctan2(input, other),
-           "``atan2(input, other)``: the angle of the point (other, input); ``input`` is the numerator.",
-           "[0.0]; 1.0 -> [0.0]", dtypes="float"),
-    binary("cmax", lambda xp, input, other: xp.maximum(input, other), "Element-wise maximum of a tensor and a tensor or number.",
-           "[1, 5]; 3 -> [3, 5]", aliases=("maximum",)),
-    binary("cmin", lambda xp, input, other: xp.minimum(input, other), "Element-wise minimum of a tensor and a tensor or number.",
-           "[1, 5]; 3 -> [1, 3]", aliases=("minimum",)),
-    binary("lt", lambda xp, input, other: xp.less(input, other), "``input < other`` as a 0/1 ByteTensor.",
-           "[1, 2, 3]; 2 -> [1, 0, 0]", result="byte", differentiable=()),
-    binary("le", lambda xp, input, other: xp.less_equal(input, other), "``input <= other`` as a 0/1 ByteTensor.",
-           "[1, 2, 3]; 2 -> [1, 1, 0]", result="byte", differentiable=()),
-    binary("gt", lambda xp, input, other: xp.greater(input, other), "``input > other`` as a 0/1 ByteTensor.",
-           "[1, 2, 3]; 2 -> [0, 0, 1]", result="byte", differentiable=()),
-    binary("ge", lambda xp, input, other: xp.greater_equal(input, other), "``input >= other`` as a 0/1 ByteTensor.",
-           "[1, 2, 3]; 2 -> [0, 1, 1]", result="byte", differentiable=()),
-    binary("eq", lambda xp, input, other: xp.equal(input, other), "``input == other`` as a 0/1 ByteTensor.",
-           "[1, 2, 3]; 2 -> [0, 1, 0]", result="byte", differentiable=()),
-    binary("ne", lambda xp, input, other: xp.not_equal(input, other), "``input != other`` as a 0/1 ByteTensor.",
-           "[1, 2, 3]; 2 -> [1, 0, 1]", result="byte", differentiable=()),
-    binary("logical_and", lambda xp, input, other: xp.logical_and(input, other), "Both non-zero, as a ByteTensor.",
-           "[0, 1, 2]; 1 -> [0, 1, 1]", result="byte", differentiable=()),
-    binary("logical_or", lambda xp, input, other: xp.logical_or(input, other), "Either non-zero, as a ByteTensor.",
-           "[0, 1, 0]; 0 -> [0, 1, 0]", result="byte", differentiable=()),
-    binary("logical_xor", lambda xp, input, other: xp.logical_xor(input, other), "Exactly one non-zero, as a ByteTensor.",
-           "[0, 1]; 1 -> [1, 0]", result="byte", differentiable=()),
-    binary("bitand", lambda xp, input, other: xp.bitwise_and(input, other), "Bitwise and of integer tensors.",
-           "[12, 10]; 6 -> [4, 2]", dtypes="integer", differentiable=(), aliases=("cbitand", "bitwise_and")),
-    binary("bitor", lambda xp, input, other: xp.bitwise_or(input, other), "Bitwise or of integer tensors.",
-           "[12, 10]; 1 -> [13, 11]", dtypes="integer", differentiable=(), aliases=("cbitor", "bitwise_or")),
-    binary("bitxor", lambda xp, input, other: xp.bitwise_xor(input, other), "Bitwise exclusive or of integer tensors.",
-           "[12, 10]; 6 -> [10, 12]", dtypes="integer", differentiable=(), aliases=("cbitxor", "bitwise_xor")),
+    binary(
+        "add",
+        _add,
+        "``input + alpha * other`` (Torch7's ``add(t1, value, t2)`` is ``add(t1, t2, alpha=value)``).",
+        "[1, 2]; ft.tensor([10, 20]) -> [11, 22]",
+    ),
+    binary(
+        "sub",
+        _sub,
+        "``input - alpha * other``. With two or more integer positional arguments, "
+        "``t.sub(...)`` is Torch7's view op (see :func:`sub_view`).",
+        "[5.0, 7.0]; 2 -> [3.0, 5.0]",
+        aliases=("csub",),
+    ),
+    binary(
+        "mul",
+        lambda xp, input, other: xp.multiply(input, other),
+        "Element-wise product (by a tensor or a number).",
+        "[1, 2, 3]; ft.tensor([2, 2, 2]) -> [2, 4, 6]",
+        aliases=("cmul",),
+    ),
+    binary(
+        "div",
+        lambda xp, input, other: xp.true_divide(input, other),
+        "True division; integer tensors give the default float type (PyTorch, not Torch7's truncation).",
+        "[1, 3]; 2 -> [0.5, 1.5]",
+        dtypes="float",
+        aliases=("cdiv",),
+    ),
+    binary(
+        "pow",
+        _pow,
+        "``input ** exponent`` element-wise; with a number first, ``pow(n, t)`` is ``n ** t``.",
+        "[1.0, 2.0, 3.0]; 2 -> [1.0, 4.0, 9.0]",
+        aliases=("cpow",),
+        names=("input", "exponent"),
+        differentiable=("input", "exponent"),
+    ),
+    binary(
+        "fmod",
+        lambda xp, input, other: xp.fmod(input, other),
+        "C ``fmod``: truncated remainder, with the sign of the dividend.",
+        "[-3, 3]; 2 -> [-1, 1]",
+        aliases=("cfmod",),
+        differentiable=("input",),
+    ),
+    binary(
+        "remainder",
+        lambda xp, input, other: xp.remainder(input, other),
+        "Floored remainder ``a - b*floor(a/b)`` (Python's ``%``), with the sign of the divisor.",
+        "[-3, 3]; 2 -> [1, 1]",
+        aliases=("cremainder",),
+        differentiable=("input",),
+    ),
+    binary(
+        "atan2",
+        lambda xp, input, other: xp.arctan2(input, other),
+        "``atan2(input, other)``: the angle of the point (other, input); ``input`` is the numerator.",
+        "[0.0]; 1.0 -> [0.0]",
+        dtypes="float",
+    ),
+    binary(
+        "cmax",
+        lambda xp, input, other: xp.maximum(input, other),
+        "Element-wise maximum of a tensor and a tensor or number.",
+        "[1, 5]; 3 -> [3, 5]",
+        aliases=("maximum",),
+    ),
+    binary(
+        "cmin",
+        lambda xp, input, other: xp.minimum(input, other),
+        "Element-wise minimum of a tensor and a tensor or number.",
+        "[1, 5]; 3 -> [1, 3]",
+        aliases=("minimum",),
+    ),
+    binary(
+        "lt",
+        lambda xp, input, other: xp.less(input, other),
+        "``input < other`` as a 0/1 ByteTensor.",
+        "[1, 2, 3]; 2 -> [1, 0, 0]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "le",
+        lambda xp, input, other: xp.less_equal(input, other),
+        "``input <= other`` as a 0/1 ByteTensor.",
+        "[1, 2, 3]; 2 -> [1, 1, 0]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "gt",
+        lambda xp, input, other: xp.greater(input, other),
+        "``input > other`` as a 0/1 ByteTensor.",
+        "[1, 2, 3]; 2 -> [0, 0, 1]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "ge",
+        lambda xp, input, other: xp.greater_equal(input, other),
+        "``input >= other`` as a 0/1 ByteTensor.",
+        "[1, 2, 3]; 2 -> [0, 1, 1]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "eq",
+        lambda xp, input, other: xp.equal(input, other),
+        "``input == other`` as a 0/1 ByteTensor.",
+        "[1, 2, 3]; 2 -> [0, 1, 0]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "ne",
+        lambda xp, input, other: xp.not_equal(input, other),
+        "``input != other`` as a 0/1 ByteTensor.",
+        "[1, 2, 3]; 2 -> [1, 0, 1]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "logical_and",
+        lambda xp, input, other: xp.logical_and(input, other),
+        "Both non-zero, as a ByteTensor.",
+        "[0, 1, 2]; 1 -> [0, 1, 1]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "logical_or",
+        lambda xp, input, other: xp.logical_or(input, other),
+        "Either non-zero, as a ByteTensor.",
+        "[0, 1, 0]; 0 -> [0, 1, 0]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "logical_xor",
+        lambda xp, input, other: xp.logical_xor(input, other),
+        "Exactly one non-zero, as a ByteTensor.",
+        "[0, 1]; 1 -> [1, 0]",
+        result="byte",
+        differentiable=(),
+    ),
+    binary(
+        "bitand",
+        lambda xp, input, other: xp.bitwise_and(input, other),
+        "Bitwise and of integer tensors.",
+        "[12, 10]; 6 -> [4, 2]",
+        dtypes="integer",
+        differentiable=(),
+        aliases=("cbitand", "bitwise_and"),
+    ),
+    binary(
+        "bitor",
+        lambda xp, input, other: xp.bitwise_or(input, other),
+        "Bitwise or of integer tensors.",
+        "[12, 10]; 1 -> [13, 11]",
+        dtypes="integer",
+        differentiable=(),
+        aliases=("cbitor", "bitwise_or"),
+    ),
+    binary(
+        "bitxor",
+        lambda xp, input, other: xp.bitwise_xor(input, other),
+        "Bitwise exclusive or of integer tensors.",
+        "[12, 10]; 6 -> [10, 12]",
+        dtypes="integer",
+        differentiable=(),
+        aliases=("cbitxor", "bitwise_xor"),
+    ),
 )
 
 
@@ -177,22 +390,60 @@ def _where(xp: Any, condition: Any, input: Any, other: Any) -> Any:
 
 
 declare(
-    Op("logical_not", _logical_not, result="byte", group="comparison", doc="Zero where non-zero and one where zero, as a ByteTensor.",
-       example=">>> import flambeau.tensor as ft\n>>> ft.logical_not(ft.tensor([0, 3])).tolist()\n[1, 0]"),
-    Op("clamp", _clamp, differentiable=("input",), group="pointwise", aliases=("clip",),
-       doc="Clip every element to ``[min, max]`` (either bound may be omitted).",
-       example=">>> import flambeau.tensor as ft\n>>> ft.clamp(ft.range(0, 4), 0, 2).tolist()\n[0.0, 1.0, 2.0, 2.0, 2.0]"),
-    Op("lerp", _lerp, ("input", "end", "weight"), dtypes="float", differentiable=("input", "end", "weight"), group="pointwise",
-       doc="Linear interpolation ``input + weight * (end - input)``.",
-       example=">>> import flambeau.tensor as ft\n>>> ft.lerp(ft.tensor([0.0, 10.0]), ft.tensor([1.0, 20.0]), 0.5).tolist()\n[0.5, 15.0]"),
-    Op("addcmul", _addcmul, ("input", "tensor1", "tensor2"), differentiable=("input", "tensor1", "tensor2"), group="pointwise",
-       doc="``input + value * tensor1 * tensor2`` (Torch7's ``addcmul(x, value, t1, t2)`` takes ``value=`` here).",
-       example=">>> import flambeau.tensor as ft\n>>> ft.addcmul(ft.ones(2), ft.tensor([1.0, 2.0]), ft.tensor([3.0, 4.0]), value=2).tolist()\n[7.0, 17.0]"),
-    Op("addcdiv", _addcdiv, ("input", "tensor1", "tensor2"), dtypes="float", differentiable=("input", "tensor1", "tensor2"),
-       group="pointwise", doc="``input + value * tensor1 / tensor2``.",
-       example=">>> import flambeau.tensor as ft\n>>> ft.addcdiv(ft.ones(2), ft.tensor([1.0, 2.0]), ft.tensor([4.0, 4.0])).tolist()\n[1.25, 1.5]"),
-    Op("where", _where, ("condition", "input", "other"), differentiable=("input", "other"), group="indexing",
-       variants=frozenset({"function", "out"}),
-       doc="Elements of ``input`` where ``condition`` is non-zero, of ``other`` elsewhere (all three broadcast).",
-       example=">>> import flambeau.tensor as ft\n>>> ft.where(ft.tensor([1, 0]), ft.tensor([1.0, 2.0]), 0.0).tolist()\n[1.0, 0.0]"),
+    Op(
+        "logical_not",
+        _logical_not,
+        result="byte",
+        group="comparison",
+        doc="Zero where non-zero and one where zero, as a ByteTensor.",
+        example=">>> import flambeau.tensor as ft\n>>> ft.logical_not(ft.tensor([0, 3])).tolist()\n[1, 0]",
+    ),
+    Op(
+        "clamp",
+        _clamp,
+        differentiable=("input",),
+        group="pointwise",
+        aliases=("clip",),
+        doc="Clip every element to ``[min, max]`` (either bound may be omitted).",
+        example=">>> import flambeau.tensor as ft\n>>> ft.clamp(ft.range(0, 4), 0, 2).tolist()\n[0.0, 1.0, 2.0, 2.0, 2.0]",
+    ),
+    Op(
+        "lerp",
+        _lerp,
+        ("input", "end", "weight"),
+        dtypes="float",
+        differentiable=("input", "end", "weight"),
+        group="pointwise",
+        doc="Linear interpolation ``input + weight * (end - input)``.",
+        example=">>> import flambeau.tensor as ft\n>>> ft.lerp(ft.tensor([0.0, 10.0]), ft.tensor([1.0, 20.0]), 0.5).tolist()\n[0.5, 15.0]",
+    ),
+    Op(
+        "addcmul",
+        _addcmul,
+        ("input", "tensor1", "tensor2"),
+        differentiable=("input", "tensor1", "tensor2"),
+        group="pointwise",
+        doc="``input + value * tensor1 * tensor2`` (Torch7's ``addcmul(x, value, t1, t2)`` takes ``value=`` here).",
+        example=">>> import flambeau.tensor as ft\n>>> ft.addcmul(ft.ones(2), ft.tensor([1.0, 2.0]), ft.tensor([3.0, 4.0]), value=2).tolist()\n[7.0, 17.0]",
+    ),
+    Op(
+        "addcdiv",
+        _addcdiv,
+        ("input", "tensor1", "tensor2"),
+        dtypes="float",
+        differentiable=("input", "tensor1", "tensor2"),
+        group="pointwise",
+        doc="``input + value * tensor1 / tensor2``.",
+        example=">>> import flambeau.tensor as ft\n>>> ft.addcdiv(ft.ones(2), ft.tensor([1.0, 2.0]), ft.tensor([4.0, 4.0])).tolist()\n[1.25, 1.5]",
+    ),
+    Op(
+        "where",
+        _where,
+        ("condition", "input", "other"),
+        differentiable=("input", "other"),
+        group="indexing",
+        variants=frozenset({"function", "out"}),
+        doc="Elements of ``input`` where ``condition`` is non-zero, of ``other`` elsewhere (all three broadcast).",
+        example=">>> import flambeau.tensor as ft\n>>> ft.where(ft.tensor([1, 0]), ft.tensor([1.0, 2.0]), 0.0).tolist()\n[1.0, 0.0]",
+    ),
 )

@@ -105,8 +105,10 @@ def _infer(shape: tuple[int, ...], n: int, op: str, have: tuple[int, ...]) -> tu
             raise ShapeError(f"{op}: cannot view {n} elements (size {'x'.join(map(str, have))}) as {shape}")
         shape = tuple(n // known if s == -1 else s for s in shape)
     elif known != n:
-        raise ShapeError(f"{op}: size {'x'.join(map(str, shape))} has {known} elements but the tensor"
-                         f" (size {'x'.join(map(str, have))}) has {n}")
+        raise ShapeError(
+            f"{op}: size {'x'.join(map(str, shape))} has {known} elements but the tensor"
+            f" (size {'x'.join(map(str, have))}) has {n}"
+        )
     return shape
 
 
@@ -117,8 +119,10 @@ def _view(xp: Any, input: Any, *size: int) -> Any:
     try:
         return input.reshape(shape, copy=False)
     except (ValueError, TypeError, AttributeError):
-        raise ShapeError(f"view: the tensor (size {'x'.join(map(str, input.shape))}) is not contiguous;"
-                         " use .contiguous().view(...) or reshape(...)") from None
+        raise ShapeError(
+            f"view: the tensor (size {'x'.join(map(str, input.shape))}) is not contiguous;"
+            " use .contiguous().view(...) or reshape(...)"
+        ) from None
 
 
 def _view_as(xp: Any, input: Any, other: Any) -> Any:
@@ -138,7 +142,7 @@ def _expand(xp: Any, input: Any, *size: int) -> Any:
     old = (1,) * lead + input.shape
     strides = (0,) * lead + input.strides
     new_shape, new_strides = [], []
-    for d, (want, have, st) in enumerate(zip(shape, old, strides)):
+    for d, (want, have, st) in enumerate(zip(shape, old, strides, strict=False)):
         if want == -1:
             want = have
         if have == want:
@@ -158,8 +162,7 @@ def _expand_as(xp: Any, input: Any, other: Any) -> Any:
 
 def _squeeze(xp: Any, input: Any, dim: Any = None) -> Any:
     if dim is None:
-        return input.reshape(tuple(s for s in input.shape if s != 1)) if input.flags.c_contiguous else \
-            xp.squeeze(input)
+        return input.reshape(tuple(s for s in input.shape if s != 1)) if input.flags.c_contiguous else xp.squeeze(input)
     d = _dim(input, dim, "squeeze")
     return xp.squeeze(input, axis=d) if input.shape[d] == 1 else input[...]
 
@@ -180,8 +183,10 @@ def _cat(xp: Any, tensors: list[Any], dim: int = 0) -> Any:
     d = _dim(parts[0], dim, "cat")
     for i, t in enumerate(parts[1:], 1):
         if t.ndim != parts[0].ndim or t.shape[:d] + t.shape[d + 1 :] != parts[0].shape[:d] + parts[0].shape[d + 1 :]:
-            raise ShapeError(f"cat: tensor {i} has size {'x'.join(map(str, t.shape))}, which does not match"
-                             f" {'x'.join(map(str, parts[0].shape))} outside dim {d}")
+            raise ShapeError(
+                f"cat: tensor {i} has size {'x'.join(map(str, t.shape))}, which does not match"
+                f" {'x'.join(map(str, parts[0].shape))} outside dim {d}"
+            )
     return xp.concatenate(parts, axis=d)
 
 
@@ -190,8 +195,10 @@ def _stack(xp: Any, tensors: list[Any], dim: int = 0) -> Any:
         raise ShapeError("stack: expected a non-empty list of tensors")
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
-            raise ShapeError(f"stack: tensor {i} has size {'x'.join(map(str, t.shape))}, tensor 0 has"
-                             f" {'x'.join(map(str, tensors[0].shape))}; all must be equal")
+            raise ShapeError(
+                f"stack: tensor {i} has size {'x'.join(map(str, t.shape))}, tensor 0 has"
+                f" {'x'.join(map(str, tensors[0].shape))}; all must be equal"
+            )
     return xp.stack(tensors, axis=_dim(tensors[0], dim, "stack", extra=1))
 
 
@@ -200,7 +207,9 @@ def _split(xp: Any, input: Any, split_size: int, dim: int = 0) -> Any:
     if split_size <= 0:
         raise ShapeError(f"split: split_size must be positive, got {split_size}")
     n = input.shape[d]
-    return tuple(input[(slice(None),) * d + (slice(s, min(s + split_size, n)),)] for s in range(0, max(n, 1), split_size))
+    return tuple(
+        input[(slice(None),) * d + (slice(s, min(s + split_size, n)),)] for s in range(0, max(n, 1), split_size)
+    )
 
 
 def _chunk(xp: Any, input: Any, chunks: int, dim: int = 0) -> Any:
@@ -222,52 +231,160 @@ _E = ">>> import flambeau.tensor as ft\n>>> a = ft.arange(6).view(2, 3)\n>>> "
 
 
 def _view_op(name: str, impl: Any, doc: str, example: str, tensors: tuple[str, ...] = ("input",), **kw: Any) -> Op:
-    return Op(name, impl, tensors, variants=_V, result="view", differentiable=("input",), group="view",
-              doc=doc + "\n\nThe result shares the input's storage.", example=_E + example, **kw)
+    return Op(
+        name,
+        impl,
+        tensors,
+        variants=_V,
+        result="view",
+        differentiable=("input",),
+        group="view",
+        doc=doc + "\n\nThe result shares the input's storage.",
+        example=_E + example,
+        **kw,
+    )
 
 
 declare(
-    _view_op("select", _select, "The slice at ``index`` along ``dim``, which is removed.",
-             "a.select(0, 1).tolist(), a.select(1, -1).tolist()\n([3, 4, 5], [2, 5])"),
-    _view_op("narrow", _narrow, "Elements ``start .. start+length-1`` along ``dim``.",
-             "a.narrow(1, 1, 2).tolist()\n[[1, 2], [4, 5]]"),
-    _view_op("sub_view", _sub_view, "Torch7's ``sub``: successive narrows with **inclusive** (start, end) bounds per dim;"
-             " negative bounds count from the end. ``t.sub(0, 1, 1, -1)`` (two or more integers) calls this.",
-             "a.sub_view(0, 1, 1, -1).tolist(), a.sub(0, 0).tolist()\n([[1, 2], [4, 5]], [[0, 1, 2]])"),
-    _view_op("transpose", _transpose, "Swap dims ``dim0`` and ``dim1``.", "a.transpose(0, 1).tolist()\n[[0, 3], [1, 4], [2, 5]]"),
-    _view_op("t", _t, "Transpose of a 2-D tensor (1-D tensors are returned as a view of themselves).",
-             "a.t().size()\nSize([3, 2])"),
+    _view_op(
+        "select",
+        _select,
+        "The slice at ``index`` along ``dim``, which is removed.",
+        "a.select(0, 1).tolist(), a.select(1, -1).tolist()\n([3, 4, 5], [2, 5])",
+    ),
+    _view_op(
+        "narrow",
+        _narrow,
+        "Elements ``start .. start+length-1`` along ``dim``.",
+        "a.narrow(1, 1, 2).tolist()\n[[1, 2], [4, 5]]",
+    ),
+    _view_op(
+        "sub_view",
+        _sub_view,
+        "Torch7's ``sub``: successive narrows with **inclusive** (start, end) bounds per dim;"
+        " negative bounds count from the end. ``t.sub(0, 1, 1, -1)`` (two or more integers) calls this.",
+        "a.sub_view(0, 1, 1, -1).tolist(), a.sub(0, 0).tolist()\n([[1, 2], [4, 5]], [[0, 1, 2]])",
+    ),
+    _view_op(
+        "transpose",
+        _transpose,
+        "Swap dims ``dim0`` and ``dim1``.",
+        "a.transpose(0, 1).tolist()\n[[0, 3], [1, 4], [2, 5]]",
+    ),
+    _view_op(
+        "t",
+        _t,
+        "Transpose of a 2-D tensor (1-D tensors are returned as a view of themselves).",
+        "a.t().size()\nSize([3, 2])",
+    ),
     _view_op("permute", _permute, "Reorder all dims.", "ft.zeros(2, 3, 4).permute(2, 0, 1).size()\nSize([4, 2, 3])"),
-    _view_op("unfold", _unfold, "Sliding windows of ``size`` with ``step`` along ``dimension``, appended as a last dim.",
-             "ft.arange(5).unfold(0, 2, 2).tolist()\n[[0, 1], [2, 3]]"),
-    _view_op("view", _view, "The same elements with new sizes (one may be -1); the tensor must be contiguous"
-             " (or stride-compatible).", "a.view(3, 2).tolist(), a.view(-1).size()\n([[0, 1], [2, 3], [4, 5]], Size([6]))"),
-    _view_op("view_as", _view_as, "``view`` to the sizes of ``other``.", "a.view_as(ft.zeros(6)).tolist()\n[0, 1, 2, 3, 4, 5]",
-             tensors=("input", "other")),
-    _view_op("expand", _expand, "Grow size-1 dims (or add leading dims) through stride 0; -1 keeps a size.",
-             "ft.tensor([[1], [2]]).expand(2, 3).tolist()\n[[1, 1, 1], [2, 2, 2]]"),
-    _view_op("expand_as", _expand_as, "``expand`` to the sizes of ``other``.",
-             "ft.tensor([1, 2]).expand_as(a.t()).tolist()\n[[1, 2], [1, 2], [1, 2]]", tensors=("input", "other")),
-    _view_op("squeeze", _squeeze, "Remove every size-1 dim, or only ``dim`` (a 0-d tensor is kept, never a number).",
-             "ft.zeros(2, 1, 3).squeeze().size(), ft.zeros(1, 1).squeeze(0).size()\n(Size([2, 3]), Size([1]))"),
+    _view_op(
+        "unfold",
+        _unfold,
+        "Sliding windows of ``size`` with ``step`` along ``dimension``, appended as a last dim.",
+        "ft.arange(5).unfold(0, 2, 2).tolist()\n[[0, 1], [2, 3]]",
+    ),
+    _view_op(
+        "view",
+        _view,
+        "The same elements with new sizes (one may be -1); the tensor must be contiguous (or stride-compatible).",
+        "a.view(3, 2).tolist(), a.view(-1).size()\n([[0, 1], [2, 3], [4, 5]], Size([6]))",
+    ),
+    _view_op(
+        "view_as",
+        _view_as,
+        "``view`` to the sizes of ``other``.",
+        "a.view_as(ft.zeros(6)).tolist()\n[0, 1, 2, 3, 4, 5]",
+        tensors=("input", "other"),
+    ),
+    _view_op(
+        "expand",
+        _expand,
+        "Grow size-1 dims (or add leading dims) through stride 0; -1 keeps a size.",
+        "ft.tensor([[1], [2]]).expand(2, 3).tolist()\n[[1, 1, 1], [2, 2, 2]]",
+    ),
+    _view_op(
+        "expand_as",
+        _expand_as,
+        "``expand`` to the sizes of ``other``.",
+        "ft.tensor([1, 2]).expand_as(a.t()).tolist()\n[[1, 2], [1, 2], [1, 2]]",
+        tensors=("input", "other"),
+    ),
+    _view_op(
+        "squeeze",
+        _squeeze,
+        "Remove every size-1 dim, or only ``dim`` (a 0-d tensor is kept, never a number).",
+        "ft.zeros(2, 1, 3).squeeze().size(), ft.zeros(1, 1).squeeze(0).size()\n(Size([2, 3]), Size([1]))",
+    ),
     _view_op("unsqueeze", _unsqueeze, "Insert a size-1 dim at ``dim``.", "a.unsqueeze(1).size()\nSize([2, 1, 3])"),
-    Op("reshape", _reshape, group="view", differentiable=("input",), variants=frozenset({"function", "method", "out"}),
-       doc="A **copy** of the elements in row order with new sizes (Torch7's ``reshape``; ``view`` never copies).",
-       example=_E + "ft.reshape(a, 3, 2).tolist()\n[[0, 1], [2, 3], [4, 5]]"),
-    Op("flatten", _flatten, group="view", differentiable=("input",), variants=frozenset({"function", "method", "out"}),
-       doc="A 1-D contiguous copy.", example=_E + "a.t().flatten().tolist()\n[0, 3, 1, 4, 2, 5]"),
-    Op("cat", _cat, (), seqs=("tensors",), group="join", differentiable=("tensors",), variants=frozenset({"function", "out"}),
-       doc="Concatenate along ``dim`` (default 0; Torch7 defaulted to the last dim). Empty tensors are skipped.",
-       example=_E + "ft.cat([a, a]).size(), ft.cat([a, a], 1).size()\n(Size([4, 3]), Size([2, 6]))"),
-    Op("stack", _stack, (), seqs=("tensors",), group="join", differentiable=("tensors",), variants=frozenset({"function", "out"}),
-       doc="Join equal-sized tensors along a new dim.", example=_E + "ft.stack([a, a], 1).size()\nSize([2, 2, 3])"),
-    Op("split", _split, result="list", group="join", differentiable=("input",), variants=_V,
-       doc="Views of ``split_size`` along ``dim``; the last may be shorter.",
-       example=_E + "[t.tolist() for t in ft.arange(5).split(2)]\n[[0, 1], [2, 3], [4]]"),
-    Op("chunk", _chunk, result="list", group="join", differentiable=("input",), variants=_V,
-       doc="``split`` into ``chunks`` views of ``ceil(size/chunks)``.",
-       example=_E + "[t.size(1) for t in a.chunk(2, 1)]\n[2, 1]"),
-    Op("repeat_tensor", _repeat_tensor, group="join", differentiable=("input",), aliases=("repeat",),
-       variants=frozenset({"function", "method", "out"}), doc="Tile the tensor ``sizes`` times along each dim (a copy).",
-       example=">>> import flambeau.tensor as ft\n>>> ft.tensor([1, 2]).repeat_tensor(2, 2).tolist()\n[[1, 2, 1, 2], [1, 2, 1, 2]]"),
+    Op(
+        "reshape",
+        _reshape,
+        group="view",
+        differentiable=("input",),
+        variants=frozenset({"function", "method", "out"}),
+        doc="A **copy** of the elements in row order with new sizes (Torch7's ``reshape``; ``view`` never copies).",
+        example=_E + "ft.reshape(a, 3, 2).tolist()\n[[0, 1], [2, 3], [4, 5]]",
+    ),
+    Op(
+        "flatten",
+        _flatten,
+        group="view",
+        differentiable=("input",),
+        variants=frozenset({"function", "method", "out"}),
+        doc="A 1-D contiguous copy.",
+        example=_E + "a.t().flatten().tolist()\n[0, 3, 1, 4, 2, 5]",
+    ),
+    Op(
+        "cat",
+        _cat,
+        (),
+        seqs=("tensors",),
+        group="join",
+        differentiable=("tensors",),
+        variants=frozenset({"function", "out"}),
+        doc="Concatenate along ``dim`` (default 0; Torch7 defaulted to the last dim). Empty tensors are skipped.",
+        example=_E + "ft.cat([a, a]).size(), ft.cat([a, a], 1).size()\n(Size([4, 3]), Size([2, 6]))",
+    ),
+    Op(
+        "stack",
+        _stack,
+        (),
+        seqs=("tensors",),
+        group="join",
+        differentiable=("tensors",),
+        variants=frozenset({"function", "out"}),
+        doc="Join equal-sized tensors along a new dim.",
+        example=_E + "ft.stack([a, a], 1).size()\nSize([2, 2, 3])",
+    ),
+    Op(
+        "split",
+        _split,
+        result="list",
+        group="join",
+        differentiable=("input",),
+        variants=_V,
+        doc="Views of ``split_size`` along ``dim``; the last may be shorter.",
+        example=_E + "[t.tolist() for t in ft.arange(5).split(2)]\n[[0, 1], [2, 3], [4]]",
+    ),
+    Op(
+        "chunk",
+        _chunk,
+        result="list",
+        group="join",
+        differentiable=("input",),
+        variants=_V,
+        doc="``split`` into ``chunks`` views of ``ceil(size/chunks)``.",
+        example=_E + "[t.size(1) for t in a.chunk(2, 1)]\n[2, 1]",
+    ),
+    Op(
+        "repeat_tensor",
+        _repeat_tensor,
+        group="join",
+        differentiable=("input",),
+        aliases=("repeat",),
+        variants=frozenset({"function", "method", "out"}),
+        doc="Tile the tensor ``sizes`` times along each dim (a copy).",
+        example=">>> import flambeau.tensor as ft\n>>> ft.tensor([1, 2]).repeat_tensor(2, 2).tolist()\n[[1, 2, 1, 2], [1, 2, 1, 2]]",
+    ),
 )
