@@ -131,7 +131,7 @@ class _DefaultTensor(TensorType):
     def __init__(self) -> None:
         super().__init__("flambeau.Tensor", float64)
 
-    @property  # type: ignore[override]
+    @property
     def dtype(self) -> np.dtype:
         return default_dtype()
 

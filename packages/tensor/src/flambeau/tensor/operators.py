@@ -75,7 +75,7 @@ def _comparison(fn: Callable[..., Any]) -> Callable[..., Any]:
     return op
 
 
-def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
+def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
     for dunder, (name, reflected) in OPERATORS.items():
         fn = namespace[name]
         if reflected:
@@ -87,11 +87,11 @@ def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
         setattr(tensor_cls, dunder, fn)
     for dunder, method in INPLACE.items():
         setattr(tensor_cls, dunder, getattr(tensor_cls, method))
-    tensor_cls.__neg__ = namespace["neg"]  # type: ignore[attr-defined]
-    tensor_cls.__abs__ = namespace["abs"]  # type: ignore[attr-defined]
-    tensor_cls.__pos__ = lambda self: self  # type: ignore[attr-defined]
-    tensor_cls.__invert__ = namespace["logical_not"]  # type: ignore[attr-defined]
-    tensor_cls.T = property(namespace["t"])  # type: ignore[attr-defined]
+    tensor_cls.__neg__ = namespace["neg"]
+    tensor_cls.__abs__ = namespace["abs"]
+    tensor_cls.__pos__ = lambda self: self
+    tensor_cls.__invert__ = namespace["logical_not"]
+    tensor_cls.T = property(namespace["t"])
 
     from .optable import OPS, generate
 
@@ -120,8 +120,8 @@ def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
         except Exception as e:  # numpy checks shapes before it writes: the target is unchanged
             raise translate(OPS["getitem"], {"input": self}, e) from e
 
-    tensor_cls.__getitem__ = __getitem__  # type: ignore[attr-defined]
-    tensor_cls.__setitem__ = __setitem__  # type: ignore[attr-defined]
+    tensor_cls.__getitem__ = __getitem__
+    tensor_cls.__setitem__ = __setitem__
 
     # Torch7's view-op ``sub(d1s, d1e, ...)`` shares its name with subtraction: two or more
     # positional integers (alpha is keyword-only) can only mean the view.
@@ -135,5 +135,5 @@ def bind(namespace: dict[str, Any], tensor_cls: type) -> None:
     sub.__doc__ = subtract.__doc__
     sub.__signature__ = inspect.signature(subtract)  # type: ignore[attr-defined]
     sub.__op__ = subtract.__op__  # type: ignore[attr-defined]
-    tensor_cls.sub = sub  # type: ignore[attr-defined]
+    tensor_cls.sub = sub
     namespace["sub"] = sub

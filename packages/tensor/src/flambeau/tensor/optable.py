@@ -277,7 +277,7 @@ def as_array(r: Any, dev: Device) -> Any:
     return r
 
 
-def _check_cast(label: str, r: Any, a: Any, casting: str) -> None:
+def _check_cast(label: str, r: Any, a: Any, casting: Any) -> None:
     if not np.can_cast(r.dtype, a.dtype, casting):
         raise DTypeError(
             f"{label}: the result is {_dt.NAME_OF.get(r.dtype, r.dtype)} and cannot be stored in place in a"
@@ -454,9 +454,9 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
     fn.__qualname__ = name
     fn.__module__ = "flambeau.tensor"
     fn.__doc__ = docstring(op, form)
-    fn.__op__ = op  # type: ignore[attr-defined]
-    fn.__source__ = code  # type: ignore[attr-defined]
-    return fn  # type: ignore[no-any-return]
+    fn.__op__ = op
+    fn.__source__ = code
+    return fn
 
 
 def docstring(op: Op, form: str = "function") -> str:

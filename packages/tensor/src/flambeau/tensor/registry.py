@@ -59,7 +59,7 @@ class Backend(Protocol):
 
 class HookSpecs:
     @hookspec
-    def flambeau_register_backends(self, register: Any) -> None:  # type: ignore[empty-body]
+    def flambeau_register_backends(self, register: Any) -> None:
         """Register backends by calling ``register(backend, override=False)`` for each."""
 
 
@@ -202,10 +202,10 @@ _local = threading.local()
 
 def _stack() -> list[Device]:
     try:
-        return _local.stack  # type: ignore[no-any-return]
+        return _local.stack
     except AttributeError:
         _local.stack = []
-        return _local.stack  # type: ignore[no-any-return]
+        return _local.stack
 
 
 def device(spec: Any = None) -> Device:

@@ -21,6 +21,7 @@ this module holds structure, conversion and transfers.
 
 from __future__ import annotations
 
+import builtins
 import operator
 from collections.abc import Iterator
 from typing import Any
@@ -35,7 +36,7 @@ from .registry import device as _device
 _new = object.__new__
 
 
-class Size(tuple):  # type: ignore[type-arg]
+class Size(tuple):
     """Sizes of a tensor: a tuple of ints that prints like Torch's ``2x3``."""
 
     def __repr__(self) -> str:
@@ -117,35 +118,35 @@ class Tensor:
     def shape(self) -> Size:
         return Size(self._a.shape)
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: builtins.int | None = None) -> Any:
         """Every size as a :class:`Size`, or the size of dimension ``dim`` (negative counts from the end)."""
         if dim is None:
             return Size(self._a.shape)
         return self._a.shape[self._dim(dim, "size")]
 
-    def stride(self, dim: int | None = None) -> Any:
+    def stride(self, dim: builtins.int | None = None) -> Any:
         """Strides in elements, or the stride of dimension ``dim``."""
         st = tuple(s // self._a.itemsize for s in self._a.strides)
         return st if dim is None else st[self._dim(dim, "stride")]
 
-    def dim(self) -> int:
+    def dim(self) -> builtins.int:
         return self._a.ndim
 
     ndimension = n_dimension = dim
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> builtins.int:
         return self._a.ndim
 
-    def nelement(self) -> int:
+    def nelement(self) -> builtins.int:
         return int(self._a.size)
 
-    def element_size(self) -> int:
+    def element_size(self) -> builtins.int:
         return int(self._a.itemsize)
 
     @property
     def dtype(self) -> np.dtype:
-        return self._a.dtype  # type: ignore[no-any-return]
+        return self._a.dtype
 
     @property
     def device(self) -> Device:
@@ -180,15 +181,15 @@ class Tensor:
         """The :class:`Storage` this tensor views (shared, not copied)."""
         return Storage._from(_root_flat(self._a), self._d)
 
-    def storage_offset(self) -> int:
+    def storage_offset(self) -> builtins.int:
         """Index (0-based) of this tensor's first element in its storage."""
         flat = _root_flat(self._a)
         return (_data_ptr(self._a) - _data_ptr(flat)) // self._a.itemsize if self._a.size else 0
 
-    def data_ptr(self) -> int:
+    def data_ptr(self) -> builtins.int:
         return _data_ptr(self._a)
 
-    def _dim(self, dim: int, op: str, extra: int = 0) -> int:
+    def _dim(self, dim: builtins.int, op: str, extra: builtins.int = 0) -> builtins.int:
         n = self._a.ndim + extra
         try:
             d = operator.index(dim)
@@ -269,14 +270,14 @@ class Tensor:
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device: int | None = None) -> Tensor:
+    def cuda(self, device: builtins.int | None = None) -> Tensor:
         return self.to("cuda" if device is None else f"cuda:{device}")
 
     def numpy(self) -> np.ndarray:
         """The data as a numpy array: a view sharing memory for cpu tensors."""
         if self._d.type != "cpu":
             raise ArgumentError(f"numpy: the tensor is on device '{self._d}'; call .cpu() first")
-        return self._a  # type: ignore[no-any-return]
+        return self._a
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         a = np.asarray(self._d.backend.to_host(self._a))
@@ -293,13 +294,13 @@ class Tensor:
             raise ShapeError(f"item: only one-element tensors can be converted to a number, got size {self.size()}")
         return self._d.backend.to_host(self._a).reshape(()).item()
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
         return int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> builtins.int:
         if self._a.dtype.kind not in "iu":
             raise DTypeError(f"only integer tensors can be used as an index, got {self.type()}")
         return int(self.item())
@@ -309,7 +310,7 @@ class Tensor:
             raise ShapeError(f"the truth value of a tensor of size {self.size()} is ambiguous; use .all() or .any()")
         return bool(self.item())
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if self._a.ndim == 0:
             raise ArgumentError("len() of a 0-d tensor")
         return int(self._a.shape[0])
@@ -317,7 +318,7 @@ class Tensor:
     def __iter__(self) -> Iterator[Tensor]:
         if self._a.ndim == 0:
             raise ArgumentError("iteration over a 0-d tensor")
-        return (self.select(0, i) for i in range(self._a.shape[0]))  # type: ignore[attr-defined, no-any-return]
+        return (self.select(0, i) for i in range(self._a.shape[0]))  # type: ignore[attr-defined]  # generated
 
     def __repr__(self) -> str:
         from .printing import format_tensor
@@ -335,7 +336,9 @@ class Tensor:
         return (_rebuild, (np.array(self._d.backend.to_host(self._a)), str(self._d)))
 
     # -- referencing, copying, resizing (Torch7 1.6) --------------------------------------------
-    def set_(self, source: Any = None, storage_offset: int = 0, size: Any = None, stride: Any = None) -> Tensor:
+    def set_(
+        self, source: Any = None, storage_offset: builtins.int = 0, size: Any = None, stride: Any = None
+    ) -> Tensor:
         """Make self a view of ``source`` (a tensor, or a storage with offset, sizes and strides)."""
         if source is None:
             self._a = self._d.xp.empty((0,), dtype=self._a.dtype)
@@ -494,6 +497,8 @@ class Storage:
     """
 
     __slots__ = ("_a", "_d")
+    _a: Any
+    _d: Device
 
     def __init__(self, *args: Any, **kwargs: Any):
         s = StorageType("flambeau.Storage", _dt.default_dtype())(*args, **kwargs)
@@ -516,7 +521,7 @@ class Storage:
 
     @property
     def dtype(self) -> np.dtype:
-        return self._a.dtype  # type: ignore[no-any-return]
+        return self._a.dtype
 
     @property
     def device(self) -> Device:
@@ -562,7 +567,7 @@ class Storage:
         return self
 
     def tolist(self) -> list[Any]:
-        return self._d.backend.to_host(self._a).tolist()  # type: ignore[no-any-return]
+        return self._d.backend.to_host(self._a).tolist()
 
     def data_ptr(self) -> int:
         return _data_ptr(self._a)

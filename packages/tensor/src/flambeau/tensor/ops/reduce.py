@@ -108,7 +108,7 @@ def _ex(call: str, out: str) -> str:
     return f">>> import flambeau.tensor as ft\n>>> x = ft.tensor([[1.0, 2.0], [3.0, 4.0]])\n>>> {call}\n{out}"
 
 
-_R = dict(group="reduction", variants=frozenset({"function", "method", "out"}))
+_R: dict[str, Any] = dict(group="reduction", variants=frozenset({"function", "method", "out"}))
 
 declare(
     Op(
