@@ -113,3 +113,12 @@ def test_unknown_device_is_unavailable() -> None:
         ft.zeros(1, device="nodevice")
     with pytest.raises(ft.DeviceUnavailableError, match="index 3 out of range"):
         ft.device("cpu:3")
+
+
+def test_cuda_names_without_a_cuda_backend_say_so() -> None:
+    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'cuda'"):
+        ft.zeros(1).type("flambeau.CudaTensor")
+    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'cuda'"):
+        ft.zeros(1).cuda()
+    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'cuda'"):
+        ft.CudaTensor(2)

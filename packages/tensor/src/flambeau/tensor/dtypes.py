@@ -123,23 +123,3 @@ class TensorType:
 
     def __repr__(self) -> str:
         return f"<tensor type {self.name}>"
-
-
-class _DefaultTensor(TensorType):
-    """``ft.Tensor``: follows the default tensor type, like Torch7's ``torch.Tensor``."""
-
-    def __init__(self) -> None:
-        super().__init__("flambeau.Tensor", float64)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return default_dtype()
-
-    @dtype.setter
-    def dtype(self, value: np.dtype) -> None:
-        pass
-
-    def __instancecheck__(self, obj: Any) -> bool:
-        from .tensor import Tensor
-
-        return isinstance(obj, Tensor)

@@ -205,14 +205,13 @@ class Tensor:
         if type is None:
             return _dt.type_name(self._a.dtype, self._d.type)
         dt = _dt.as_dtype(type)
-        if (
-            isinstance(type, str) and type.count(".") == 2
-        ):  # 'flambeau.<device>.XTensor' moves it, as Torch7's cuda names
-            kind = type.split(".")[1]
+        if isinstance(type, str) and type.startswith("flambeau."):
+            # The name carries a device, as Torch7's cuda names did: 'flambeau.<device>.XTensor',
+            # 'flambeau.CudaTensor' (cuda) or 'flambeau.XTensor' (cpu). A different one moves the tensor.
+            parts = type.split(".")
+            kind = parts[1] if len(parts) == 3 else "cuda" if parts[-1].startswith("Cuda") else "cpu"
             if kind != self._d.type:
                 return self.to(kind).type(dt)
-        elif isinstance(type, str) and type.startswith("flambeau.") and self._d.type != "cpu":
-            return self.to("cpu").type(dt)
         return self if dt == self._a.dtype else wrap(self._a.astype(dt), self._d)
 
     def type_as(self, other: Tensor) -> Tensor:
