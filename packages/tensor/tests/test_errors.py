@@ -116,9 +116,9 @@ def test_unknown_device_is_unavailable() -> None:
 
 
 def test_cuda_names_without_a_cuda_backend_say_so() -> None:
-    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'cuda'"):
+    with pytest.raises(ft.DeviceUnavailableError, match="device 'cuda'"):
         ft.zeros(1).type("flambeau.CudaTensor")
-    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'cuda'"):
+    with pytest.raises(ft.DeviceUnavailableError, match="device 'cuda'"):
         ft.zeros(1).cuda()
-    with pytest.raises(ft.DeviceUnavailableError, match="no backend serves device 'cuda'"):
+    with pytest.raises(ft.DeviceUnavailableError, match="device 'cuda'"):
         ft.CudaTensor(2)
