@@ -560,3 +560,18 @@ def _add_at(a: np.ndarray, i: np.ndarray, s: np.ndarray) -> np.ndarray:
     for k, j in enumerate(i):
         out[:, j] += s[:, k]
     return out
+
+
+# Cases of later op families live in their own modules, merged here.
+def _merge() -> None:
+    import opcases_conv
+    import opcases_linalg
+    import opcases_more
+    import opcases_random
+
+    for mod in (opcases_more, opcases_conv, opcases_linalg, opcases_random):
+        for name, cases in mod.CASES.items():
+            CASES.setdefault(name, []).extend(cases)
+
+
+_merge()

@@ -1,3 +1,16 @@
 """The op records, one module per family; importing this package fills ``optable.OPS``."""
 
-from . import creation, indexing, linalg, pointwise, reduce, shape
+from . import (  # noqa: F401
+    bitwise,
+    conv,
+    creation,
+    functional,
+    indexing,
+    lapack,
+    linalg,
+    matrix,
+    pointwise,
+    reduce,
+    shape,
+    sorting,
+)
