@@ -579,3 +579,12 @@ def test_type_names_carry_the_device_both_ways() -> None:
     back = b.type("flambeau.DoubleTensor")  # a cpu name brings it home, as Torch7's cuda names did
     assert back.device == "cpu" and back.tolist() == [1.5, 2.5]
     assert t.type(b.type()).device == b.device
+
+
+def test_zero_dim_tensors_stay_zero_dim_across_transfers() -> None:
+    t = ft.tensor(3.0).to("boxed")
+    assert t.dim() == 0 and t.cpu().dim() == 0 and t.cpu().item() == 3.0
+    s = ft.sum(boxed([1.0, 2.0]))
+    assert s.dim() == 0 and s.cpu().tolist() == 3.0
+    z = ft.zeros((), device="boxed").copy_(ft.tensor(5.0))
+    assert z.dim() == 0 and z.item() == 5.0

@@ -116,3 +116,45 @@ print(b.to("cpu").device, a.to("cpu2").device, (b + b).device, b.cpu().tolist())
     assert "add: argument 'other' is on device 'cpu2:0' but argument 'input' is on device 'cpu'" in lines[0]
     assert lines[1] == "in-place refused [1.0, 1.0]"
     assert lines[2] == "cpu cpu2:0 cpu2:0 [1.0, 1.0]"
+
+
+def test_backend_kernels_name_overridable_ops() -> None:
+    from flambeau.tensor.optable import OPS
+
+    declared = {op.kernel for op in OPS.values() if op.kernel}
+    assert {"conv2", "xcorr2", "conv3", "xcorr3"} <= declared
+    for b in ft.backends():
+        kernels = getattr(ft.device(b.device).backend, "kernels", {}) if b.available else {}
+        assert set(kernels) <= declared, f"backend {b.name} overrides kernels no op declares"
+
+
+def test_a_backend_kernel_replaces_the_portable_forward() -> None:
+    code = """
+import flambeau.tensor as ft
+from flambeau.backends.numpy import NumpyBackend
+
+calls = []
+
+def native_conv2(xp, input, kernel, mode="V"):
+    calls.append(mode)
+    return xp.zeros((1, 1))
+
+class Native(NumpyBackend):
+    name, device = "native", "nat"
+    kernels = {"conv2": native_conv2}
+
+class Plugin:
+    @ft.hookimpl
+    def flambeau_register_backends(self, register):
+        register(Native())
+
+ft.register_backend(Plugin(), name="native")
+x = ft.ones(3, 3, device="nat")
+print(ft.conv2(x, ft.ones(2, 2, device="nat"), "F").tolist(), calls)
+print(ft.conv2(ft.ones(3, 3), ft.ones(2, 2)).tolist())
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    native, portable = r.stdout.splitlines()
+    assert native == "[[0.0]] ['F']"  # the backend's kernel ran, with the op's arguments
+    assert portable == "[[4.0, 4.0], [4.0, 4.0]]"  # the cpu backend keeps the portable forward

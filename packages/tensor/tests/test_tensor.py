@@ -281,14 +281,6 @@ def test_set_makes_self_a_view() -> None:
     assert a.tolist() == [0, 9, 9, 3]
 
 
-def test_apply_calls_a_python_function_on_every_element() -> None:
-    a = ft.tensor([1.0, 2.0, 3.0])
-    seen: list[float] = []
-    a.apply_(lambda x: seen.append(x))
-    assert seen == [1.0, 2.0, 3.0]
-    assert a.apply_(lambda x: x * 10).tolist() == [10, 20, 30]
-
-
 # -- types (Torch7 1.10) --------------------------------------------------------------------------------
 
 
@@ -409,3 +401,18 @@ def test_printing_follows_torch7() -> None:
     with ft.printoptions(threshold=10, edgeitems=2):
         text = str(ft.arange(100))
     assert "..." in text and text.endswith("[flambeau.LongTensor of size 100]")
+
+
+def test_bit_operators() -> None:
+    m = ft.ByteTensor([1, 0])
+    assert (~m).tolist() == [0, 1]  # masks flip 0/1
+    assert (~ft.LongTensor([0, 5])).tolist() == [-1, -6]
+    assert (ft.LongTensor([1, 2]) << 2).tolist() == [4, 8] and (8 >> ft.LongTensor([1, 2])).tolist() == [4, 2]
+    x = ft.LongTensor([1, 2])
+    x <<= 1
+    x |= 1
+    x &= 7
+    x ^= 2
+    assert x.tolist() == [1, 7]
+    with pytest.raises(ft.DTypeError, match="bitnot: argument 'input' must be an integer tensor"):
+        ~ft.zeros(2)

@@ -43,11 +43,21 @@ from .errors import (
     FlambeauError,
     IndexError,
     RegistrationError,
+    SerializationError,
     ShapeError,
 )
 from .printing import get_printoptions, printoptions, set_printoptions
 from .random import Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .registry import Device, backends, current_device, device, hookimpl, hookspec, register_backend
+from .serialization import (
+    deserialize,
+    load,
+    register_type,
+    registered_types,
+    save,
+    serialize,
+    unregister_type,
+)
 from .tensor import Size, Storage, StorageType, Tensor
 
 __version__ = "0.1.0"

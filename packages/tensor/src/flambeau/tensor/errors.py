@@ -21,6 +21,7 @@ __all__ = [
     "DeviceMismatchError",
     "DeviceUnavailableError",
     "RegistrationError",
+    "SerializationError",
 ]
 
 _builtin_IndexError = IndexError
@@ -64,3 +65,8 @@ class DeviceUnavailableError(DeviceError):
 
 class RegistrationError(FlambeauError, RuntimeError):
     """A plugin registered something twice, or registered something malformed."""
+
+
+class SerializationError(FlambeauError, ValueError):
+    """A file or byte string that cannot be read (not flambeau's, truncated, corrupt, too new), or an
+    object that cannot be saved."""

@@ -36,6 +36,10 @@ OPERATORS: dict[str, tuple[str, bool]] = {
     "__ror__": ("bitor", True),
     "__xor__": ("bitxor", False),
     "__rxor__": ("bitxor", True),
+    "__lshift__": ("lshift", False),
+    "__rlshift__": ("lshift", True),
+    "__rshift__": ("rshift", False),
+    "__rrshift__": ("rshift", True),
     "__lt__": ("lt", False),
     "__le__": ("le", False),
     "__gt__": ("gt", False),
@@ -50,6 +54,11 @@ INPLACE: dict[str, str] = {
     "__itruediv__": "div_",
     "__imod__": "remainder_",
     "__ipow__": "pow_",
+    "__iand__": "bitand_",
+    "__ior__": "bitor_",
+    "__ixor__": "bitxor_",
+    "__ilshift__": "lshift_",
+    "__irshift__": "rshift_",
 }
 _OPERAND = (int, float, np.number, np.bool_)
 
@@ -90,7 +99,13 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
     tensor_cls.__neg__ = namespace["neg"]
     tensor_cls.__abs__ = namespace["abs"]
     tensor_cls.__pos__ = lambda self: self
-    tensor_cls.__invert__ = namespace["logical_not"]
+    logical_not, bitnot = namespace["logical_not"], namespace["bitnot"]
+
+    def __invert__(self: Any) -> Any:
+        # Masks are ByteTensors: ``~mask`` must flip 0/1, not give 255/254.
+        return logical_not(self) if self.dtype == np.uint8 else bitnot(self)
+
+    tensor_cls.__invert__ = __invert__
     tensor_cls.T = property(namespace["t"])
 
     from .optable import OPS, generate

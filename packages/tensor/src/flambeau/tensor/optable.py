@@ -76,6 +76,7 @@ class Op:
     doc: str = ""
     example: str = ""  # doctest text, run by the test suite and shown in the docs
     syntax: str = ""  # Python syntax bound to the op instead of named forms (``t[key]``)
+    kernel: str = ""  # name under which a backend's ``kernels`` may replace ``impl`` (same signature)
     params: tuple[inspect.Parameter, ...] = field(init=False)
     result_type: Any = field(init=False, default=None)
 
@@ -239,8 +240,11 @@ def invoke(op: Op, dev: Device, args: dict[str, Any], bound: dict[str, Any]) -> 
             kw[p.name] = args[p.name]
         else:
             pos.append(args[p.name])
+    impl = op.impl
+    if op.kernel:  # a backend's native kernel replaces the portable forward
+        impl = getattr(dev.backend, "kernels", {}).get(op.kernel, impl)
     try:
-        return op.impl(*pos, **kw)
+        return impl(*pos, **kw)
     except Exception as e:
         raise translate(op, bound, e) from e
 
@@ -356,7 +360,14 @@ def _signature_text(op: Op, with_out: bool, drop_first: bool = False) -> str:
 
 def _fast_path(op: Op, ret: str) -> list[str]:
     """Source of the fast path, or [] when the op does not qualify for one."""
-    if op.kind != "op" or op.seqs or op.rng or op.result not in ("tensor", "byte", "view") or not op.tensors:
+    if (
+        op.kind != "op"
+        or op.seqs
+        or op.rng
+        or op.kernel
+        or op.result not in ("tensor", "byte", "view")
+        or not op.tensors
+    ):
         return []
     t0, rest = op.tensors[0], op.tensors[1:]
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in op.params):
@@ -460,12 +471,41 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
 
 
 def docstring(op: Op, form: str = "function") -> str:
-    text = op.doc.strip()
-    if form == "inplace":
-        text = f"In-place form of :func:`{op.name}`: writes the result into the tensor and returns it.\n\n" + text
-    if op.example and form == "function":
-        text += "\n\nExamples\n--------\n" + op.example.strip("\n")
-    return text + "\n"
+    """The help text of a generated form, laid out like Torch7's ``?torch.cmul``.
+
+    First the call forms the op has, one per line with what each returns (``ft.cmul(input, other,
+    *, out=None) -> Tensor``, ``Tensor.cmul(other) -> Tensor``, ``Tensor.cmul_(other) -> Tensor  #
+    in place``) and its other names; then the record's text; then, for the function form (or the
+    in-place form of an op that has no other), its ``Examples`` section, which doctest runs.
+    """
+    returns = {"byte": "ByteTensor", "list": "list[Tensor]", "python": "object"}
+    ret = f"({', '.join(op.names)})" if op.result == "tuple" else returns.get(op.result, "Tensor")
+    meth = _signature_text(op, with_out=False, drop_first=True)
+    forms = [op.syntax] if op.syntax else []
+    if op.kind == "fill":
+        forms += [
+            f"Tensor.{op.name}_({meth}) -> Tensor  # in place",
+            f"ft.{op.name}_({_signature_text(op, with_out=False)}) -> Tensor  # in place, on input",
+        ]
+    else:
+        if "function" in op.variants:
+            forms.append(f"ft.{op.name}({op.signature}) -> {ret}")
+        if "method" in op.variants:
+            forms.append(f"Tensor.{op.name}({meth}) -> {ret}")
+        if "inplace" in op.variants:
+            forms.append(f"Tensor.{op.name}_({meth}) -> Tensor  # in place")
+    suffix = "_" if op.kind == "fill" else ""
+    if op.aliases:
+        forms.append("Also named: " + ", ".join(a + suffix for a in op.aliases) + " (every form)")
+    parts = ["\n".join(forms)]
+    if form == "inplace" and op.kind != "fill":
+        parts.append(f"In-place form of ``{op.name}``: writes the result into the tensor and returns it.")
+    parts.append(op.doc.strip() or "(no description)")
+    if op.rng:
+        parts.append("Draws from ``generator=`` (a ``Generator``) or else the device's default generator.")
+    if op.example.strip() and (form == "function" or "function" not in op.variants):
+        parts.append("Examples\n--------\n" + op.example.strip("\n"))
+    return "\n\n".join(parts) + "\n"
 
 
 def declare(*ops: Op) -> None:

@@ -263,7 +263,7 @@ class Tensor:
             d = _device(dev)
             if d is not t._d:
                 host = t._d.backend.to_host(t._a)
-                t = wrap(d.backend.from_host(np.ascontiguousarray(host), d.index), d)
+                t = wrap(d.backend.from_host(_host_c(host), d.index), d)
         return t.type(dt) if dt is not None else t
 
     def cpu(self) -> Tensor:
@@ -360,7 +360,7 @@ class Tensor:
             src = construct(self._a.dtype, (src,), device=self._d)
         a = src._a
         if src._d is not self._d:
-            a = self._d.backend.from_host(np.ascontiguousarray(src._d.backend.to_host(a)), self._d.index)
+            a = self._d.backend.from_host(_host_c(src._d.backend.to_host(a)), self._d.index)
         if a.shape != self._a.shape and not _broadcasts_to(a.shape, self._a.shape):
             if a.size != self._a.size:
                 raise ShapeError(
@@ -428,18 +428,10 @@ class Tensor:
             return False
         return self._a.shape == other._a.shape and bool(self._d.xp.array_equal(self._a, other._a))
 
-    # -- applying Python functions (Torch7 1.9) ------------------------------------------------
-    def apply_(self, fn: Any) -> Tensor:
-        """Call ``fn(x)`` on every element in storage order; a returned value replaces the element."""
-        host = np.array(self._d.backend.to_host(self._a))
-        flat = host.reshape(-1)
-        for i, x in enumerate(flat.tolist()):
-            r = fn(x)
-            if r is not None:
-                flat[i] = r
-        return self.copy_(
-            wrap(host, _device("cpu")) if self._d.type == "cpu" else wrap(host, _device("cpu")).to(self._d)
-        )
+
+def _host_c(a: Any) -> np.ndarray:
+    """A C-contiguous host array; unlike ``np.ascontiguousarray`` it keeps 0-d arrays 0-d."""
+    return np.asarray(a, order="C")
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -547,7 +539,7 @@ class Storage:
     def copy_(self, other: Any) -> Storage:
         src = other._a if isinstance(other, (Storage, Tensor)) else np.asarray(other)
         if isinstance(other, (Storage, Tensor)) and other._d is not self._d:
-            src = self._d.backend.from_host(np.ascontiguousarray(other._d.backend.to_host(src)), self._d.index)
+            src = self._d.backend.from_host(_host_c(other._d.backend.to_host(src)), self._d.index)
         if src.size != self._a.shape[0]:
             raise ShapeError(f"Storage.copy_: sizes differ ({src.size} into {self._a.shape[0]})")
         self._d.xp.copyto(self._a, src.reshape(-1), casting="unsafe")

@@ -1,6 +1,6 @@
 """The op records, one module per family; importing this package fills ``optable.OPS``."""
 
-from . import (  # noqa: F401
+from . import (
     bitwise,
     conv,
     creation,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes as _dt
-from ..errors import DomainError, ShapeError
+from ..errors import ArgumentError, DomainError, ShapeError
 from ..optable import Op, declare
 
 _F = frozenset({"function", "out"})
@@ -323,5 +323,78 @@ declare(
         variants=frozenset({"function", "method", "out"}),
         doc="0/1 draws, each with the probability given by the input's element (a tensor of the input's type).",
         example=_E + "ft.bernoulli(ft.tensor([1.0, 0.0])).tolist()\n[1.0, 0.0]",
+    ),
+)
+
+
+# -- multinomial: rows of weights -> indices in draw order ----------------------------------------
+
+
+def _multinomial(xp: Any, rng: Any, input: Any, num_samples: int, replacement: bool = False) -> Any:
+    # Written against xp and the generator's ``random`` only, so that any backend (cupy's generator
+    # included) runs it unchanged: inverse-CDF sampling with replacement, the exponential race
+    # without (each category's key is Exp(1)/weight; sorting the keys gives successive draws
+    # without replacement, each proportional to the remaining weights, exactly).
+    if input.ndim not in (1, 2):
+        raise ShapeError(f"multinomial: the weights must be 1-D or 2-D (rows of weights), got a {input.ndim}-D tensor")
+    if isinstance(num_samples, (bool, np.bool_)) or not isinstance(num_samples, (int, np.integer)):
+        raise ArgumentError(f"multinomial: num_samples must be an int, got {type(num_samples).__name__}")
+    n = int(num_samples)
+    k = input.shape[-1]
+    if k == 0:
+        raise DomainError("multinomial: there are no categories to draw from (the weights are empty)")
+    w = xp.asarray(input, dtype=xp.float64).reshape(-1, k)
+    rows = w.shape[0]
+    if n < 1:
+        raise DomainError(f"multinomial: num_samples must be at least 1, got {n}")
+    if rows and not bool(xp.isfinite(w).all()):
+        raise DomainError("multinomial: the weights must be finite (got inf or nan)")
+    if rows and bool((w < 0).any()):
+        raise DomainError("multinomial: the weights must be non-negative")
+    nonzero = int((w > 0).sum(axis=1).min()) if rows else k
+    if nonzero == 0:
+        raise DomainError("multinomial: a row of weights sums to 0 (every weight is zero)")
+    if not replacement and n > nonzero:
+        why = f"{k} categories" if n > k else f"a row with only {nonzero} categories of non-zero weight"
+        raise DomainError(f"multinomial: cannot draw {n} samples without replacement from {why}")
+    if replacement:
+        cdf = xp.cumsum(w, axis=1)
+        cdf /= cdf[:, -1:]  # the last entry is exactly 1 and u < 1: the index is always valid
+        u = xp.asarray(rng.random((rows, n)))
+        idx = xp.empty((rows, n), dtype=xp.int64)
+        for i in range(rows):  # side="right": a zero-weight category (a flat step of the cdf) is never hit
+            idx[i] = xp.searchsorted(cdf[i], u[i], side="right")
+    else:
+        e = -xp.log1p(-xp.asarray(rng.random((rows, k))))  # Exp(1) draws, finite since u < 1
+        positive = w > 0
+        keys = xp.where(positive, e / xp.where(positive, w, 1.0), xp.inf)
+        idx = xp.argsort(keys, axis=1)[:, :n].astype(xp.int64)
+    return idx.reshape(n) if input.ndim == 1 else idx
+
+
+declare(
+    Op(
+        "multinomial",
+        _multinomial,
+        rng=True,
+        dtypes="float",
+        group="random",
+        variants=frozenset({"function", "method", "out"}),
+        doc=(
+            "Draw ``num_samples`` category indices from each row of weights ``input``.\n\n"
+            "``input`` is 1-D (one row) or 2-D (one row of weights per line). A category's chance is\n"
+            "proportional to its weight: the weights need not sum to 1 but must be finite and\n"
+            "non-negative, with at least one positive per row; a zero-weight category is never drawn.\n"
+            "Returns a LongTensor of 0-based indices in draw order, of size ``num_samples`` (or\n"
+            "rows x ``num_samples``). Without replacement (the default) the indices of a row are all\n"
+            "different, so ``num_samples`` may not exceed the number of categories of positive weight."
+        ),
+        example=(
+            _E
+            + "w = ft.tensor([0.0, 10.0, 3.0, 0.0])\n"
+            + ">>> sorted(set(ft.multinomial(w, 100, replacement=True).tolist()))\n[1, 2]\n"
+            + ">>> sorted(ft.multinomial(w, 2).tolist())\n[1, 2]\n"
+            + ">>> ft.multinomial(ft.tensor([[1.0, 0.0], [0.0, 5.0]]), 1).tolist()\n[[0], [1]]"
+        ),
     ),
 )
