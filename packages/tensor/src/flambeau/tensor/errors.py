@@ -27,6 +27,25 @@ __all__ = [
 _builtin_IndexError = IndexError
 
 
+def size_text(shape: tuple[int, ...]) -> str:
+    """Sizes as errors print them: ``3x4``, or ``[] (0-d)``."""
+    return "x".join(map(str, shape)) or "[] (0-d)"
+
+
+def check_dim(a: object, dim: int, op: str, extra: int = 0, scalar_ok: bool = False) -> int:
+    """``dim`` made non-negative for an array of ``a.ndim + extra`` dims, or an IndexError naming ``op``.
+
+    ``scalar_ok`` lets a 0-d array take dim 0 or -1 (reductions treat it as one element).
+    """
+    ndim = a.ndim  # type: ignore[attr-defined]
+    n = ndim + extra
+    if scalar_ok:
+        n = max(n, 1)
+    if n == 0 or not -n <= dim < n:
+        raise IndexError(f"{op}: dim {dim} out of range for a tensor of {ndim} dimension(s)")
+    return dim % n
+
+
 class FlambeauError(Exception):
     """Root of every error raised by flambeau."""
 

@@ -32,6 +32,7 @@ from .errors import (
     FlambeauError,
     IndexError,
     ShapeError,
+    size_text,
 )
 from .registry import Device, current_device
 from .registry import device as _device
@@ -295,8 +296,8 @@ def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str =
     label = label or op.name + "_"
     if r.shape != a.shape:
         raise ShapeError(
-            f"{label}: the result has size {_size(r.shape)}, which cannot be written in place"
-            f" into a tensor of size {_size(a.shape)}"
+            f"{label}: the result has size {size_text(r.shape)}, which cannot be written in place"
+            f" into a tensor of size {size_text(a.shape)}"
         )
     _check_cast(label, r, a, casting)
     if getattr(a, "flags", None) is not None and not a.flags.writeable:
@@ -317,10 +318,6 @@ def write_out(op: Op, out: Any, r: Any, dev: Device) -> Any:
         out.resize_(*r.shape)
     assign(op, out, r, label=f"{op.name}(out=)")
     return out
-
-
-def _size(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape)) or "[] (0-d)"
 
 
 # --------------------------------------------------------------------------------------------

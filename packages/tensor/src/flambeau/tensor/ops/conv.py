@@ -20,17 +20,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..errors import DomainError, ShapeError
+from ..errors import DomainError, ShapeError, size_text
 from ..optable import Op, declare
 
 _MODES = {"V": False, "VALID": False, "F": True, "FULL": True}
 
 # Elements of the im2col matrix built per block of output rows: bounds the extra memory.
 _BLOCK = 1 << 22
-
-
-def _size(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape)) or "[] (0-d)"
 
 
 def _is_full(name: str, mode: Any) -> bool:
@@ -41,7 +37,7 @@ def _is_full(name: str, mode: Any) -> bool:
 
 
 def _check(name: str, d: int, input: Any, kernel: Any, full: bool) -> None:
-    si, sk = _size(input.shape), _size(kernel.shape)
+    si, sk = size_text(input.shape), size_text(kernel.shape)
     if (input.ndim, kernel.ndim) not in ((d, d), (d + 1, d + 1), (d + 1, d + 2)):
         raise ShapeError(
             f"{name}: input of size {si} and kernel of size {sk} do not fit; expected a {d}-D input with a {d}-D"

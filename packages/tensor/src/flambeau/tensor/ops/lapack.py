@@ -31,33 +31,29 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DomainError, ShapeError
+from ..errors import DomainError, ShapeError, size_text
 from ..optable import Op, declare
 
 _F = frozenset({"function", "method", "out"})  # results differ in size from the input: no in-place form
-
-
-def _size(a: Any) -> str:
-    return "x".join(map(str, a.shape)) or "[] (0-d)"
 
 
 def _matrix(op: str, name: str, a: Any, square: bool = False, batch: bool = True) -> None:
     """``a`` must be a matrix (or a batch of them when ``batch``), square when ``square``."""
     if a.ndim < 2 or (not batch and a.ndim != 2):
         kind = "a 2-D matrix" + (" or a batch of matrices" if batch else "")
-        raise ShapeError(f"{op}: {name} must be {kind}, got size {_size(a)}")
+        raise ShapeError(f"{op}: {name} must be {kind}, got size {size_text(a.shape)}")
     if square and a.shape[-1] != a.shape[-2]:
-        raise ShapeError(f"{op}: {name} must be square, got size {_size(a)}")
+        raise ShapeError(f"{op}: {name} must be square, got size {size_text(a.shape)}")
 
 
 def _rhs(op: str, bname: str, b: Any, aname: str, a: Any, batch: bool = True) -> None:
     """``b`` is the right-hand side of a system with matrix ``a``: a vector or (a batch of) n x k matrices."""
     if b.ndim == 0 or (not batch and b.ndim > 2):
-        raise ShapeError(f"{op}: {bname} must be a vector or a matrix, got size {_size(b)}")
+        raise ShapeError(f"{op}: {bname} must be a vector or a matrix, got size {size_text(b.shape)}")
     rows = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if rows != a.shape[-2]:
         raise ShapeError(
-            f"{op}: size mismatch, {bname} is {_size(b)} and {aname} is {_size(a)}"
+            f"{op}: size mismatch, {bname} is {size_text(b.shape)} and {aname} is {size_text(a.shape)}"
             f" ({bname} must have {a.shape[-2]} rows, as {aname})"
         )
 
@@ -75,7 +71,7 @@ def _lapack(op: str, condition: str, fn: Any, *args: Any, **kw: Any) -> Any:
     try:
         return fn(*args, **kw)
     except np.linalg.LinAlgError as e:  # cupy raises numpy's class too (under cupyx.errstate)
-        size = next((_size(a) for a in args if hasattr(a, "shape")), "?")
+        size = next((size_text(a.shape) for a in args if hasattr(a, "shape")), "?")
         raise DomainError(f"{op}: {condition} (LAPACK: {e}; matrix of size {size})") from e
 
 
@@ -268,7 +264,7 @@ def _reflectors(op: str, h: Any, tau: Any) -> None:
     if tau.ndim == 0 or k > min(h.shape[-2], h.shape[-1]):
         raise ShapeError(
             f"{op}: tau must be a vector of at most min(m, n) = {min(h.shape[-2], h.shape[-1])} scalar factors"
-            f" for reflectors of size {_size(h)}, got size {_size(tau)}"
+            f" for reflectors of size {size_text(h.shape)}, got size {size_text(tau.shape)}"
         )
 
 
@@ -305,7 +301,7 @@ def _ormqr(xp: Any, input: Any, tau: Any, mat: Any, side: str = "L", trans: str 
     if mat.shape[-2 if left else -1] != m:
         which = "rows" if left else "columns"
         raise ShapeError(
-            f"ormqr: size mismatch, mat is {_size(mat)} and the reflectors are {_size(input)}"
+            f"ormqr: size mismatch, mat is {size_text(mat.shape)} and the reflectors are {size_text(input.shape)}"
             f" (side={side!r} needs mat with {m} {which})"
         )
     return _apply_q(xp, input, tau, mat, left, transpose)

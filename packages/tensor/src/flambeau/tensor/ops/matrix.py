@@ -9,13 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DomainError, IndexError, ShapeError
+from ..errors import DomainError, IndexError, ShapeError, size_text
 from ..optable import Op, declare
-from .reduce import _norm
-
-
-def _size(a: Any) -> str:
-    return "x".join(map(str, a.shape)) or "[] (0-d)"
+from .reduce import pnorm
 
 
 def _diag(xp: Any, input: Any, diagonal: int = 0) -> Any:
@@ -23,19 +19,19 @@ def _diag(xp: Any, input: Any, diagonal: int = 0) -> Any:
         return xp.diag(input, diagonal)
     if input.ndim == 2:
         return xp.diagonal(input, diagonal).copy()  # numpy's diagonal is a read-only view
-    raise ShapeError(f"diag: input must be 1-D or 2-D, got size {_size(input)}")
+    raise ShapeError(f"diag: input must be 1-D or 2-D, got size {size_text(input.shape)}")
 
 
 def _trace(xp: Any, input: Any) -> Any:
     if input.ndim != 2:
-        raise ShapeError(f"trace: input must be 2-D, got size {_size(input)}")
+        raise ShapeError(f"trace: input must be 2-D, got size {size_text(input.shape)}")
     return xp.trace(input, dtype=np.int64 if input.dtype.kind in "iu" else None)
 
 
 def _triangle(name: str) -> Any:
     def impl(xp: Any, input: Any, diagonal: int = 0) -> Any:
         if input.ndim < 2:
-            raise ShapeError(f"{name}: input must have at least 2 dims, got size {_size(input)}")
+            raise ShapeError(f"{name}: input must have at least 2 dims, got size {size_text(input.shape)}")
         return getattr(xp, name)(input, diagonal)
 
     return impl
@@ -73,7 +69,7 @@ def _histc(xp: Any, input: Any, bins: int = 100, min: Any = 0, max: Any = 0) -> 
 
 def _bhistc(xp: Any, input: Any, bins: int = 100, min: Any = 0, max: Any = 0) -> Any:  # noqa: A002
     if input.ndim != 2:
-        raise ShapeError(f"bhistc: input must be 2-D (one histogram per row), got size {_size(input)}")
+        raise ShapeError(f"bhistc: input must be 2-D (one histogram per row), got size {size_text(input.shape)}")
     lo, hi = _range(xp, "bhistc", input, bins, min, max)
     return _counts(xp, input, bins, lo, hi).astype(input.dtype)
 
@@ -84,9 +80,9 @@ def _renorm(xp: Any, input: Any, p: Any, dim: int, maxnorm: Any) -> Any:
     if maxnorm < 0:
         raise DomainError(f"renorm: maxnorm must be non-negative, got {maxnorm}")
     if input.ndim == 0 or not -input.ndim <= dim < input.ndim:
-        raise IndexError(f"renorm: dim {dim} is out of range for a tensor of size {_size(input)}")
+        raise IndexError(f"renorm: dim {dim} is out of range for a tensor of size {size_text(input.shape)}")
     others = tuple(i for i in range(input.ndim) if i != dim % input.ndim)
-    norms = _norm(xp, input, p, others, keepdim=True)
+    norms = pnorm(xp, input, p, others, keepdim=True)
     # Torch7's and PyTorch's 1e-7 keeps the rescaled norm just below maxnorm.
     scale = xp.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
     return (input * scale).astype(input.dtype, copy=False)
@@ -94,12 +90,14 @@ def _renorm(xp: Any, input: Any, p: Any, dim: int, maxnorm: Any) -> Any:
 
 def _match(xp: Any, input: Any, other: Any, gain: Any = 1) -> Any:
     if input.ndim == 0 or other.ndim == 0:
-        raise ShapeError(f"match: input ({_size(input)}) and other ({_size(other)}) need at least 1 dim")
+        raise ShapeError(
+            f"match: input ({size_text(input.shape)}) and other ({size_text(other.shape)}) need at least 1 dim"
+        )
     a = input.reshape(input.shape[0], math.prod(input.shape[1:]))
     b = other.reshape(other.shape[0], math.prod(other.shape[1:]))
     if a.shape[1] != b.shape[1]:
         raise ShapeError(
-            f"match: rows of input ({_size(input)}) have {a.shape[1]} elements, rows of other ({_size(other)})"
+            f"match: rows of input ({size_text(input.shape)}) have {a.shape[1]} elements, rows of other ({size_text(other.shape)})"
             f" have {b.shape[1]}; they must have as many"
         )
     d = a[:, None, :] - b[None, :, :]

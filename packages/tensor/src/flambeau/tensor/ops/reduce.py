@@ -72,7 +72,7 @@ def _cum(name: str) -> Any:
     return impl
 
 
-def _norm(xp: Any, input: Any, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
+def pnorm(xp: Any, input: Any, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Any:
     a = xp.abs(input)
     if p == 2:
         return xp.sqrt(xp.sum(a * a, axis=dim, keepdims=keepdim))
@@ -86,7 +86,7 @@ def _norm(xp: Any, input: Any, p: Any = 2, dim: Any = None, keepdim: bool = Fals
 
 
 def _dist(xp: Any, input: Any, other: Any, p: Any = 2) -> Any:
-    return _norm(xp, input - other, p)
+    return pnorm(xp, input - other, p)
 
 
 def _all(xp: Any, input: Any, dim: Any = None, keepdim: bool = False) -> Any:
@@ -212,7 +212,7 @@ declare(
     ),
     Op(
         "norm",
-        _norm,
+        pnorm,
         dtypes="float",
         differentiable=("input",),
         doc="The p-norm of all elements, or of each slice along ``dim`` (p may be 0, 1, 2, any real or ``inf``).",

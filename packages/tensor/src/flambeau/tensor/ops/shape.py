@@ -9,18 +9,14 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from ..errors import IndexError, ShapeError
+from ..errors import IndexError, ShapeError, check_dim
 from ..optable import Op, declare
 
 _V = frozenset({"function", "method"})
 
 
 def _dim(a: Any, dim: Any, op: str, extra: int = 0) -> int:
-    n = a.ndim + extra
-    d = operator.index(dim)
-    if not -n <= d < n or n == 0:
-        raise IndexError(f"{op}: dim {dim} out of range for a tensor of {a.ndim} dimension(s)")
-    return d % n
+    return check_dim(a, operator.index(dim), op, extra)
 
 
 def _index(n: int, i: Any, op: str, what: str = "index") -> int:

@@ -13,15 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import IndexError, ShapeError
+from ..errors import IndexError, ShapeError, check_dim
 from ..optable import Op, declare
-
-
-def _dim(op: str, a: Any, dim: int) -> int:
-    nd = max(a.ndim, 1)
-    if not -nd <= dim < nd:
-        raise IndexError(f"{op}: dim {dim} is out of range for a tensor of {a.ndim} dims")
-    return dim % nd
 
 
 def _argsort(xp: Any, a: Any, axis: int) -> Any:
@@ -33,7 +26,7 @@ def _argsort(xp: Any, a: Any, axis: int) -> Any:
 
 def _sorted(xp: Any, op: str, input: Any, dim: int, descending: bool) -> tuple[Any, Any, int]:
     """Stably sorted values and int64 indices along ``dim`` (0-d inputs as 1 element), and the dim."""
-    d = _dim(op, input, dim)
+    d = check_dim(input, dim, op, scalar_ok=True)
     a = input.reshape(1) if input.ndim == 0 else input
     if descending:  # a stable descending sort: sort the reversed slices, then reverse back
         idx = (a.shape[d] - 1) - xp.flip(_argsort(xp, xp.flip(a, axis=d), d), axis=d)
@@ -73,7 +66,7 @@ def _sort(xp: Any, input: Any, dim: int = -1, descending: bool = False) -> Any:
 
 
 def _topk(xp: Any, input: Any, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
-    d = _dim("topk", input, dim)
+    d = check_dim(input, dim, "topk", scalar_ok=True)
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:
         raise IndexError(f"topk: k={k} is out of range for dim {d} of size {n}")
@@ -87,7 +80,7 @@ def _topk(xp: Any, input: Any, k: int, dim: int = -1, largest: bool = True, sort
 
 
 def _kthvalue(xp: Any, input: Any, k: int, dim: int = -1, keepdim: bool = False) -> Any:
-    d = _dim("kthvalue", input, dim)
+    d = check_dim(input, dim, "kthvalue", scalar_ok=True)
     n = _nonempty("kthvalue", input, d)
     if not 1 <= k <= n:
         raise IndexError(f"kthvalue: k={k} is out of range for dim {d} of size {n} (k counts from 1)")
@@ -103,13 +96,13 @@ def _median(xp: Any, input: Any, dim: Any = None, keepdim: bool = False) -> Any:
         flat = input.reshape(-1)
         v, _, _ = _sorted(xp, "median", flat, 0, False)
         return v[(flat.size - 1) // 2]
-    d = _dim("median", input, dim)
+    d = check_dim(input, dim, "median", scalar_ok=True)
     n = _nonempty("median", input, d)
     return _kthvalue(xp, input, (n + 1) // 2, d, keepdim)
 
 
 def _mode(xp: Any, input: Any, dim: int = -1, keepdim: bool = False) -> Any:
-    d = _dim("mode", input, dim)
+    d = check_dim(input, dim, "mode", scalar_ok=True)
     n = _nonempty("mode", input, d)
     a = input.reshape(1) if input.ndim == 0 else input
     moved = xp.moveaxis(a, d, -1)
