@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 
 import flambeau.tensor as ft
@@ -21,3 +25,29 @@ def layouts(a: np.ndarray) -> dict[str, ft.Tensor]:
     for name, t in out.items():
         assert np.array_equal(t.numpy(), a, equal_nan=a.dtype.kind == "f"), name
     return out
+
+
+# A subprocess prologue registering a second numpy backend as device "cpu2": device mixing,
+# transfers and map_location without leaving the main process's registry changed.
+CPU2 = """
+import sys
+import flambeau.tensor as ft
+from flambeau.backends.numpy import NumpyBackend
+
+class Other(NumpyBackend):
+    name, device = "numpy2", "cpu2"
+
+class Plugin:
+    @ft.hookimpl
+    def flambeau_register_backends(self, register):
+        register(Other())
+
+ft.register_backend(Plugin(), name="other")
+"""
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; its stdout (the test fails on a non-zero exit)."""
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from support import CPU2, run_python
 
 import flambeau.tensor as ft
 
@@ -85,20 +86,9 @@ print(ft.device("cpu").backend.name)
 
 
 def test_mixing_devices_is_refused_even_for_two_cpu_like_backends() -> None:
-    code = """
-import flambeau.tensor as ft
-from flambeau.backends.numpy import NumpyBackend
-
-class Other(NumpyBackend):
-    name, device = "numpy2", "cpu2"
-
-class Plugin:
-    @ft.hookimpl
-    def flambeau_register_backends(self, register):
-        register(Other())
-
-ft.register_backend(Plugin(), name="other")
-a, b = ft.ones(2), ft.ones(2, device="cpu2")
+    code = (
+        CPU2
+        + """a, b = ft.ones(2), ft.ones(2, device="cpu2")
 try:
     a + b
 except ft.DeviceMismatchError as e:
@@ -110,9 +100,8 @@ except ft.DeviceMismatchError:
     print("in-place refused", c.tolist())
 print(b.to("cpu").device, a.to("cpu2").device, (b + b).device, b.cpu().tolist())
 """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    )
+    lines = run_python(code).splitlines()
     assert "add: argument 'other' is on device 'cpu2:0' but argument 'input' is on device 'cpu'" in lines[0]
     assert lines[1] == "in-place refused [1.0, 1.0]"
     assert lines[2] == "cpu cpu2:0 cpu2:0 [1.0, 1.0]"
@@ -158,3 +147,29 @@ print(ft.conv2(ft.ones(3, 3), ft.ones(2, 2)).tolist())
     native, portable = r.stdout.splitlines()
     assert native == "[[0.0]] ['F']"  # the backend's kernel ran, with the op's arguments
     assert portable == "[[4.0, 4.0], [4.0, 4.0]]"  # the cpu backend keeps the portable forward
+
+
+def test_a_failed_registration_leaves_no_plugin_behind() -> None:
+    from flambeau.backends.numpy import NumpyBackend
+    from flambeau.tensor.registry import plugin_manager
+
+    class Clash:
+        @ft.hookimpl
+        def flambeau_register_backends(self, register):  # noqa: ANN001, ANN202
+            register(NumpyBackend())  # 'cpu' is taken
+
+    with pytest.raises(ft.RegistrationError, match="device 'cpu' is registered twice"):
+        ft.register_backend(Clash(), name="clash")
+    assert plugin_manager.get_plugin("clash") is None
+    assert ft.device("cpu").backend.name == "numpy"
+
+
+def test_a_plugin_name_used_twice_is_a_registration_error() -> None:
+    class Quiet:
+        @ft.hookimpl
+        def flambeau_register_backends(self, register):  # noqa: ANN001, ANN202
+            pass
+
+    ft.register_backend(Quiet(), name="quiet-twice")
+    with pytest.raises(ft.RegistrationError, match="plugin 'quiet-twice' cannot be registered"):
+        ft.register_backend(Quiet(), name="quiet-twice")

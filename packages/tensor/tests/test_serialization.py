@@ -10,15 +10,15 @@ import math
 import os
 import pathlib
 import pickle
-import subprocess
 import sys
-import textwrap
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from support import CPU2
+from support import run_python as run
 
 import flambeau.tensor as ft
 from flambeau.tensor import serialization as ser
@@ -610,28 +610,6 @@ def test_corrupt_manifests_are_refused(good: bytes, edit: Callable[[dict[str, An
 
 
 # -- devices and map_location ------------------------------------------------------------------------
-
-CPU2 = """
-import sys
-import flambeau.tensor as ft
-from flambeau.backends.numpy import NumpyBackend
-
-class Other(NumpyBackend):
-    name, device = "numpy2", "cpu2"
-
-class Plugin:
-    @ft.hookimpl
-    def flambeau_register_backends(self, register):
-        register(Other())
-
-ft.register_backend(Plugin(), name="other")
-"""
-
-
-def run(code: str) -> str:
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 def test_tensors_on_another_device_load_there_or_on_map_location(tmp_path: pathlib.Path) -> None:

@@ -68,18 +68,7 @@ def key(op: Op) -> str:
 
 def forms(op: Op) -> list[str]:
     """One line per form the op has, each a call signature."""
-    fn = f"({op.signature})"
-    meth = f"({optable._signature_text(op, with_out=False, drop_first=True)})"
-    if op.kind == "fill":
-        return [f"Tensor.{op.name}_{meth}  # in place", f"ft.{op.name}_({optable._signature_text(op, with_out=False)})"]
-    out = [op.syntax] if op.syntax else []
-    if "function" in op.variants:
-        out.append(f"ft.{op.name}{fn}")
-    if "method" in op.variants:
-        out.append(f"Tensor.{op.name}{meth}")
-    if "inplace" in op.variants:
-        out.append(f"Tensor.{op.name}_{meth}  # in place")
-    return out
+    return optable.form_lines(op, returns=False)
 
 
 def form_names(op: Op) -> str:

@@ -467,6 +467,28 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
     return fn
 
 
+def form_lines(op: Op, returns: bool = True) -> list[str]:
+    """One line per form the op has: its call signature and, with ``returns``, what it gives back."""
+    names = {"byte": "ByteTensor", "list": "list[Tensor]", "python": "object"}
+    kind = f"({', '.join(op.names)})" if op.result == "tuple" else names.get(op.result, "Tensor")
+    ret, same = (f" -> {kind}", " -> Tensor") if returns else ("", "")
+    meth = _signature_text(op, with_out=False, drop_first=True)
+    forms = [op.syntax] if op.syntax else []
+    if op.kind == "fill":
+        on_input = "  # in place, on input" if returns else ""
+        return forms + [
+            f"Tensor.{op.name}_({meth}){same}  # in place",
+            f"ft.{op.name}_({_signature_text(op, with_out=False)}){same}{on_input}",
+        ]
+    if "function" in op.variants:
+        forms.append(f"ft.{op.name}({op.signature}){ret}")
+    if "method" in op.variants:
+        forms.append(f"Tensor.{op.name}({meth}){ret}")
+    if "inplace" in op.variants:
+        forms.append(f"Tensor.{op.name}_({meth}){same}  # in place")
+    return forms
+
+
 def docstring(op: Op, form: str = "function") -> str:
     """The help text of a generated form, laid out like Torch7's ``?torch.cmul``.
 
@@ -475,22 +497,7 @@ def docstring(op: Op, form: str = "function") -> str:
     in place``) and its other names; then the record's text; then, for the function form (or the
     in-place form of an op that has no other), its ``Examples`` section, which doctest runs.
     """
-    returns = {"byte": "ByteTensor", "list": "list[Tensor]", "python": "object"}
-    ret = f"({', '.join(op.names)})" if op.result == "tuple" else returns.get(op.result, "Tensor")
-    meth = _signature_text(op, with_out=False, drop_first=True)
-    forms = [op.syntax] if op.syntax else []
-    if op.kind == "fill":
-        forms += [
-            f"Tensor.{op.name}_({meth}) -> Tensor  # in place",
-            f"ft.{op.name}_({_signature_text(op, with_out=False)}) -> Tensor  # in place, on input",
-        ]
-    else:
-        if "function" in op.variants:
-            forms.append(f"ft.{op.name}({op.signature}) -> {ret}")
-        if "method" in op.variants:
-            forms.append(f"Tensor.{op.name}({meth}) -> {ret}")
-        if "inplace" in op.variants:
-            forms.append(f"Tensor.{op.name}_({meth}) -> Tensor  # in place")
+    forms = form_lines(op)
     suffix = "_" if op.kind == "fill" else ""
     if op.aliases:
         forms.append("Also named: " + ", ".join(a + suffix for a in op.aliases) + " (every form)")
