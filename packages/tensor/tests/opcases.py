@@ -515,6 +515,17 @@ CASES.update(
                 tol=1e-6,
             )
         ],
+        "index_put": [
+            Case((arr(3, 4), (IDX, slice(1, 3)), arr(3, 2)), lambda a, k, v: _assign_at(a, k, v), dtypes=V),
+            Case(
+                (arr(3, 4), (IDX,), arr(3, 4)),
+                lambda a, k, v, accumulate: _add_rows_at(a, k[0], v),
+                kwargs={"accumulate": True},
+                label="accumulate",
+                tol=1e-6,
+            ),
+            Case((arr(3, 4), (1, slice(None)), 5.0), lambda a, k, v: _assign_at(a, k, v), label="basic key"),
+        ],
         "index_fill": [Case((arr(3, 4), 1, IDX, 7.0), lambda a, d, i, v: _assign_at(a, (slice(None), i), v), dtypes=V)],
         "masked_select": [
             Case((arr(3, 4), mask(3, 4)), lambda a, m: a[m != 0], dtypes=V),
@@ -559,6 +570,13 @@ def _add_at(a: np.ndarray, i: np.ndarray, s: np.ndarray) -> np.ndarray:
     out = a.copy()
     for k, j in enumerate(i):
         out[:, j] += s[:, k]
+    return out
+
+
+def _add_rows_at(a: np.ndarray, i: np.ndarray, v: np.ndarray) -> np.ndarray:
+    out = a.copy()
+    for k, j in enumerate(i):
+        out[j] += v[k]
     return out
 
 

@@ -120,9 +120,20 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
             key = normalize_key(key, self._d)
         return getitem(self, key)
 
+    from .optable import _handlers, call, notify_write, write_watchers
+
+    index_put = OPS["index_put"]
+
     def __setitem__(self: Any, key: Any, value: Any) -> None:
         from .optable import translate
 
+        if self.__class__ in _handlers or value.__class__ in _handlers:
+            # A traced tensor on either side (autograd's boxes): record ``index_put`` in place.
+            bound = {"input": self, "key": normalize_key(key, self._d), "values": value, "accumulate": False}
+            call(index_put, bound, None, self)
+            return
+        if write_watchers:
+            notify_write(self, "setitem")
         if isinstance(value, tensor_cls):
             if value._d is not self._d:
                 raise ArgumentError(f"setitem: the value is on '{value._d}', the tensor on '{self._d}'")

@@ -39,6 +39,10 @@ from .registry import device as _device
 
 ALL_VARIANTS = frozenset({"function", "method", "inplace", "out"})
 
+# Bound by install(): tensor.py imports this module, so these cannot be imported at its top.
+Tensor: Any = None
+wrap: Any = None
+
 # Ops in declaration order, by name (aliases included).
 OPS: dict[str, Op] = {}
 
@@ -47,11 +51,22 @@ OPS: dict[str, Op] = {}
 _handlers: dict[type, Callable[..., Any]] = {}
 
 
-def register_handler(cls: type, handler: Callable[..., Any]) -> None:
-    """Route every op that receives an argument of type ``cls`` to ``handler(op, bound, out, target)``.
+# Called as watcher(tensor, what) before any in-place write into a plain tensor's memory while the
+# list is non-empty: autograd watches writes into values that a recorded op still needs.
+write_watchers: list[Callable[[Any, str], None]] = []
 
-    ``bound`` maps parameter names to the arguments given; ``out`` is the ``out=`` tensor or None;
-    ``target`` is the tensor an in-place form writes to, or None.
+
+def notify_write(target: Any, what: str) -> None:
+    for w in write_watchers:
+        w(target, what)
+
+
+def register_handler(cls: type, handler: Callable[..., Any]) -> None:
+    """Route every op that receives an argument of type ``cls`` to ``handler(op, args, out, target)``.
+
+    ``args`` is the tuple of the op's arguments in the order of its parameters (a ``*param`` as
+    one tuple); ``out`` is the ``out=`` tensor or None; ``target`` is the tensor an in-place form
+    writes to, or None.
     """
     _handlers[cls] = handler
 
@@ -147,20 +162,22 @@ def mismatch(op: Op, n1: str, d1: Device, n2: str, d2: Device) -> DeviceMismatch
 _NUMBER = (int, float, np.number, np.bool_)
 
 
+def _handler_args(op: Op, bound: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(bound[p.name] for p in op.params)
+
+
 def call(op: Op, bound: dict[str, Any], out: Any = None, target: Any = None) -> Any:
     """Run ``op`` on arguments of any kind: the path taken when the generated fast path declines."""
-    from .tensor import Tensor
-
     if _handlers:
         for n in op.tensors:
             h = _handlers.get(type(bound[n]))
             if h is not None:
-                return h(op, bound, out, target)
+                return h(op, _handler_args(op, bound), out, target)
         for n in op.seqs:
             for v in bound[n]:
                 h = _handlers.get(type(v))
                 if h is not None:
-                    return h(op, bound, out, target)
+                    return h(op, _handler_args(op, bound), out, target)
     args = dict(bound)
     dev: Device | None = None
     first = ""
@@ -252,8 +269,6 @@ def invoke(op: Op, dev: Device, args: dict[str, Any], bound: dict[str, Any]) -> 
 
 def finish(op: Op, r: Any, dev: Device, out: Any, target: Any) -> Any:
     """Wrap a forward's raw result: a new tensor, written into ``out``, or into the in-place target."""
-    from .tensor import wrap
-
     if op.result == "python":
         return r
     if op.result == "list":
@@ -294,6 +309,8 @@ def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str =
     """Write ``r`` into ``target``'s memory; on any error the target is left untouched."""
     a = target._a
     label = label or op.name + "_"
+    if write_watchers:
+        notify_write(target, label)
     if r.shape != a.shape:
         raise ShapeError(
             f"{label}: the result has size {size_text(r.shape)}, which cannot be written in place"
@@ -307,8 +324,6 @@ def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str =
 
 def write_out(op: Op, out: Any, r: Any, dev: Device) -> Any:
     """Torch7's result-argument form: ``out`` is resized to the result and receives it."""
-    from .tensor import Tensor
-
     if not isinstance(out, Tensor):
         raise ArgumentError(f"{op.name}: out= must be a Tensor, got {type(out).__name__}")
     if out._d is not dev:
@@ -369,22 +384,30 @@ def _fast_path(op: Op, ret: str) -> list[str]:
     t0, rest = op.tensors[0], op.tensors[1:]
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in op.params):
         return []
-    lines = [f"    if {t0}.__class__ is _T:", f"        _d = {t0}._d", f"        _a_{t0} = {t0}._a"]
+    lines = [f"    _c = {t0}.__class__", "    if _c is _T:", f"        _d = {t0}._d", f"        _a_{t0} = {t0}._a"]
+    if rest:  # a number first and a tensor second (``1 - t``, ``2 ** t``) is common enough to be fast too
+        t1 = rest[0]
+        lines += [
+            f"    elif (_c is float or _c is int) and {t1}.__class__ is _T:",
+            f"        _d = {t1}._d",
+            f"        _a_{t0} = {t0}",
+        ]
+    lines += ["    else:", f"        return {ret}"]
     for n in rest:
         lines += [
-            f"        _c = {n}.__class__",
-            "        if _c is _T:",
-            f"            if {n}._d is not _d: return {ret}",
-            f"            _a_{n} = {n}._a",
-            "        elif _c is float or _c is int:",
-            f"            _a_{n} = {n}",
-            "        else:",
-            f"            return {ret}",
+            f"    _c = {n}.__class__",
+            "    if _c is _T:",
+            f"        if {n}._d is not _d: return {ret}",
+            f"        _a_{n} = {n}._a",
+            "    elif _c is float or _c is int:",
+            f"        _a_{n} = {n}",
+            "    else:",
+            f"        return {ret}",
         ]
     if op.dtypes == "float":
         for n in op.tensors:
             lines.append(
-                f"        if _a_{n}.__class__ is _d.array_type and _a_{n}.dtype.kind != 'f': _a_{n} = _a_{n}.astype(_dflt[0])"
+                f"    if _a_{n}.__class__ is _d.array_type and _a_{n}.dtype.kind != 'f': _a_{n} = _a_{n}.astype(_dflt[0])"
             )
     elif op.dtypes == "integer":
         return []
@@ -396,14 +419,14 @@ def _fast_path(op: Op, ret: str) -> list[str]:
     kwargs = ", ".join(f"{p.name}={p.name}" for p in op.params if p.kind is inspect.Parameter.KEYWORD_ONLY)
     call_args = ", ".join(x for x in (args, kwargs) if x)
     lines += [
-        "        try:",
-        f"            _r = _impl(_d.xp, {call_args})",
-        "        except Exception as _e:",
-        f"            raise _translate(_op, {_bound_dict(op)}, _e) from _e",
-        "        if _r.__class__ is not _d.array_type: _r = _d.xp.asarray(_r)",
+        "    try:",
+        f"        _r = _impl(_d.xp, {call_args})",
+        "    except Exception as _e:",
+        f"        raise _translate(_op, {_bound_dict(op)}, _e) from _e",
+        "    if _r.__class__ is not _d.array_type: _r = _d.xp.asarray(_r)",
     ]
     if op.result == "byte":
-        lines.append("        if _r.dtype == _bool: _r = _r.view(_u8)")
+        lines.append("    if _r.dtype == _bool: _r = _r.view(_u8)")
     return lines
 
 
@@ -423,6 +446,12 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
         ret = f"_call(_op, {bound}, None, {op.tensors[0]})"
     else:
         ret = f"_call(_op, {bound}, {'out' if with_out else 'None'})"
+    if op.tensors and not op.seqs and op.kind == "op":
+        # Arguments of a registered foreign type (autograd's boxes) go straight to its handler.
+        args = "(" + "".join(f"{p.name}, " for p in op.params) + ")"
+        look = " or ".join(f"_hget({n}.__class__)" for n in op.tensors)
+        where = f"None, {op.tensors[0]}" if form == "inplace" else ("out, None" if with_out else "None, None")
+        ret = f"(_h(_op, {args}, {where}) if (_h := {look}) is not None else {ret})"
     extra = [p for p in ("device", "generator") if f"{p}=None" in sig]
     if extra:
         bound_with = "{" + bound[1:-1] + (", " if op.params else "") + ", ".join(f"{p!r}: {p}" for p in extra) + "}"
@@ -434,12 +463,13 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
     if fast:
         src += fast
         if form == "inplace":
-            src += [f"        _assign(_op, {op.tensors[0]}, _r)", f"        return {op.tensors[0]}"]
+            src += [f"    _assign(_op, {op.tensors[0]}, _r)", f"    return {op.tensors[0]}"]
         else:
             if with_out:
-                src.append("        if out is not None: return _write_out(_op, out, _r, _d)")
-            src += ["        _t = _new(_T)", "        _t._a = _r", "        _t._d = _d", "        return _t"]
-    src.append(f"    return {ret}")
+                src.append("    if out is not None: return _write_out(_op, out, _r, _d)")
+            src += ["    _t = _new(_T)", "    _t._a = _r", "    _t._d = _d", "    return _t"]
+    else:
+        src.append(f"    return {ret}")
     from .tensor import sizes_arg
 
     ns: dict[str, Any] = {
@@ -455,6 +485,7 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
         "_bool": np.dtype(np.bool_),
         "_u8": np.dtype(np.uint8),
         "_sizes": sizes_arg,
+        "_hget": _handlers.get,
     }
     code = "\n".join(src)
     exec(compile(code, f"<flambeau op {name}>", "exec"), ns)
@@ -524,6 +555,9 @@ def declare(*ops: Op) -> None:
 
 def install(namespace: dict[str, Any], tensor_cls: type) -> None:
     """Generate every form of every op: functions into ``namespace``, methods onto ``tensor_cls``."""
+    global Tensor, wrap
+    from .tensor import Tensor, wrap
+
     for name, op in OPS.items():
         if name != op.name + ("_" if op.kind == "fill" else ""):
             continue

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .errors import ArgumentError, DTypeError, IndexError, ShapeError
+from .optable import notify_write, write_watchers
 from .registry import Device
 from .registry import device as _device
 
@@ -101,7 +102,9 @@ class Tensor:
     Size([2, 2])
     """
 
-    __slots__ = ("_a", "_d", "__weakref__")
+    # ``_g`` is reserved for flambeau.autograd: a traced tensor (a Box, a subclass with the same
+    # layout) keeps its trace node there, so a plain tensor can become traced in place (``x[i] = v``).
+    __slots__ = ("_a", "_d", "_g", "__weakref__")
     __hash__ = object.__hash__  # __eq__ is element-wise
     __array_priority__ = 1000  # numpy scalars on the left defer to our operators
 
@@ -368,6 +371,8 @@ class Tensor:
                     f" {self.size()} ({self._a.size} elements)"
                 )
             a = a.reshape(self._a.shape)  # Torch7: equal element counts suffice
+        if write_watchers:
+            notify_write(self, "copy_")
         self._d.xp.copyto(self._a, a, casting="unsafe")
         return self
 
@@ -375,6 +380,8 @@ class Tensor:
         """Fill with ``value`` in place."""
         if isinstance(value, Tensor):
             value = value.item()
+        if write_watchers:
+            notify_write(self, "fill_")
         try:
             self._a[...] = value
         except (TypeError, ValueError, OverflowError) as e:
@@ -382,6 +389,8 @@ class Tensor:
         return self
 
     def zero_(self) -> Tensor:
+        if write_watchers:
+            notify_write(self, "zero_")
         self._a[...] = 0
         return self
 

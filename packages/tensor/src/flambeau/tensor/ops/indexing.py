@@ -120,6 +120,28 @@ def _index_add(xp: Any, input: Any, dim: int, index: Any, source: Any) -> Any:
     return out
 
 
+def _index_put(xp: Any, input: Any, key: Any, values: Any, accumulate: bool = False) -> Any:
+    from ..tensor import Tensor
+
+    items = key if isinstance(key, tuple) else (key,)
+    raw = []
+    for k in items:
+        if isinstance(k, Tensor):  # the method form: tensors in the key, as ``t[key]`` takes them
+            k = k._a.astype(bool) if k._a.dtype == np.uint8 else k._a
+        elif isinstance(k, list):
+            k = xp.asarray(k)
+        raw.append(k)
+    key = tuple(raw)
+    out = input.copy()
+    if not accumulate:
+        out[key] = values
+    elif all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in key):
+        out[key] += values  # a basic key names each element once
+    else:
+        xp.add.at(out, key, values)  # repeated indices accumulate
+    return out
+
+
 def _index_fill(xp: Any, input: Any, dim: int, index: Any, value: Any) -> Any:
     d = _dim(input, dim, "index_fill")
     _check_range(_index_arg(index, "index_fill"), input.shape[d], "index_fill")
@@ -233,6 +255,19 @@ declare(
         variants=_C,
         doc="Like :func:`index_copy` but adding; repeated indices accumulate.",
         example=_X + "ft.zeros(3).index_add_(0, ft.LongTensor([0, 0, 2]), ft.ones(3)).tolist()\n[2.0, 0.0, 1.0]",
+    ),
+    Op(
+        "index_put",
+        _index_put,
+        ("input", "values"),
+        differentiable=("input", "values"),
+        group="indexing",
+        variants=_C,
+        doc="``input`` with ``input[key] = values`` (``accumulate=True``: ``+=``, repeated indices adding"
+        " up). ``key`` is anything ``t[key]`` takes. ``t[key] = v`` on a tensor traced by autograd records"
+        " this op.",
+        example=_X
+        + "ft.zeros(4).index_put(ft.LongTensor([0, 0, 3]), 1.0, accumulate=True).tolist()\n[2.0, 0.0, 0.0, 1.0]",
     ),
     Op(
         "index_fill",
