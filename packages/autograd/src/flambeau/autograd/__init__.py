@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from . import loss, util
 from .checks import GradientCheckError, check_grads
 from .differentiate import grad, jacobian
 from .errors import MissingGradientError, NonScalarOutputError, TracedValueError
@@ -32,13 +35,15 @@ __all__ = [
     "grad",
     "gradients_info",
     "jacobian",
+    "loss",
     "primitive",
     "register_gradients",
     "undefvjp",
+    "util",
 ]
 
 
-def primitive(fn: object = None, *, name: str | None = None) -> object:
+def primitive(fn: Any = None, *, name: str | None = None) -> Any:
     """Make ``fn`` one op for autograd: traced as a whole, its gradient given by rules you attach.
 
     Attach one rule per parameter with ``p.defvjp(vjp0, vjp1, ...)``, each ``vjp(g, ans, *args)``
@@ -55,5 +60,5 @@ def primitive(fn: object = None, *, name: str | None = None) -> object:
     [0.5, 0.5]
     """
     if fn is None:
-        return lambda f: Primitive(f, name)  # type: ignore[arg-type]
-    return Primitive(fn, name)  # type: ignore[arg-type]
+        return lambda f: Primitive(f, name)
+    return Primitive(fn, name)

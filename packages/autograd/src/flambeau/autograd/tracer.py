@@ -75,7 +75,7 @@ class Trace:
                 if v.__class__ is Box:
                     t._g = v._g
                 else:
-                    t.__class__ = Tensor
+                    t.__class__ = Tensor  # type: ignore[assignment]  # a Box becomes plain again
                     del t._g
         self.promoted = []
         self.views = {}
@@ -90,6 +90,14 @@ class Node:
     """
 
     __slots__ = ("trace", "tid", "value", "key", "args", "parents", "g", "view")
+    trace: Trace
+    tid: int
+    value: Any
+    key: Any
+    args: Any
+    parents: Any
+    g: Any
+    view: Any
 
     def __repr__(self) -> str:
         name = getattr(self.key, "name", "leaf")
@@ -263,7 +271,7 @@ def _forward_caller(op: Op) -> Callable[[list[Any]], Any]:
             parts.append(f"v[{i}]")
     ns = {"fn": fn}
     exec(f"def call(v): return fn({', '.join(parts)})", ns)
-    return ns["call"]  # type: ignore[no-any-return]
+    return ns["call"]
 
 
 _SPECS: dict[Op, _Spec] = {}
@@ -299,7 +307,7 @@ def handle(op: Op, args: tuple[Any, ...], out: Any, target: Any) -> Any:
         trace = active_traces[0]
         tid = trace.id
         rules = RULES.get(op)
-        parents = []
+        parents: list[tuple[Any, Any, int, int | None]] = []
         for i in spec.tpos:
             v = vals[i]
             if v.__class__ is Box:
@@ -697,7 +705,7 @@ class Primitive:
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None):
         self.fn = fn
-        self.name = name or getattr(fn, "__qualname__", getattr(fn, "__name__", "primitive"))
+        self.name: str = name or str(getattr(fn, "__qualname__", getattr(fn, "__name__", "primitive")))
         self.signature = inspect.signature(fn)
         self.names = tuple(self.signature.parameters)
         self.__doc__ = fn.__doc__

@@ -17,6 +17,8 @@ the ``Tensor`` methods, the in-place ``_`` forms and the ``out=`` forms are gene
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import dtypes, errors, operators, ops, optable
 from .constructors import from_numpy, tensor
 from .dtypes import (
@@ -113,3 +115,7 @@ Tensor.numel = Tensor.nelement  # type: ignore[attr-defined]
 
 optable.install(globals(), Tensor)
 operators.bind(globals(), Tensor)
+
+if TYPE_CHECKING:  # the op functions are generated at import: to a type checker they are loosely typed
+
+    def __getattr__(name: str) -> Any: ...

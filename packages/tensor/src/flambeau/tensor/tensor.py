@@ -24,7 +24,7 @@ from __future__ import annotations
 import builtins
 import operator
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -110,6 +110,47 @@ class Tensor:
 
     _a: Any
     _d: Device
+    _g: Any
+
+    if TYPE_CHECKING:  # op methods and operators are generated at import (optable.install)
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __add__(self, other: Any) -> Any: ...
+
+        def __radd__(self, other: Any) -> Any: ...
+
+        def __sub__(self, other: Any) -> Any: ...
+
+        def __rsub__(self, other: Any) -> Any: ...
+
+        def __mul__(self, other: Any) -> Any: ...
+
+        def __rmul__(self, other: Any) -> Any: ...
+
+        def __truediv__(self, other: Any) -> Any: ...
+
+        def __rtruediv__(self, other: Any) -> Any: ...
+
+        def __pow__(self, other: Any) -> Any: ...
+
+        def __rpow__(self, other: Any) -> Any: ...
+
+        def __matmul__(self, other: Any) -> Any: ...
+
+        def __rmatmul__(self, other: Any) -> Any: ...
+
+        def __mod__(self, other: Any) -> Any: ...
+
+        def __lt__(self, other: Any) -> Any: ...
+
+        def __le__(self, other: Any) -> Any: ...
+
+        def __gt__(self, other: Any) -> Any: ...
+
+        def __ge__(self, other: Any) -> Any: ...
+
+        def __neg__(self) -> Any: ...
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Tensor:
         from .constructors import construct
@@ -320,7 +361,7 @@ class Tensor:
     def __iter__(self) -> Iterator[Tensor]:
         if self._a.ndim == 0:
             raise ArgumentError("iteration over a 0-d tensor")
-        return (self.select(0, i) for i in range(self._a.shape[0]))  # type: ignore[attr-defined]  # generated
+        return (self.select(0, i) for i in range(self._a.shape[0]))
 
     def __repr__(self) -> str:
         from .printing import format_tensor

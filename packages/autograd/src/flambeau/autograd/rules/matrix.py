@@ -31,7 +31,7 @@ def _trace(g: Any, ans: Any, x: Any) -> Any:
 
 def _renorm(g: Any, ans: Any, x: Any, p: Any, dim: int, maxnorm: Any) -> Any:
     d = dim % x.dim()
-    others = tuple(i for i in range(x.dim()) if i != d)
+    others: tuple[int, ...] | None = tuple(i for i in range(x.dim()) if i != d)
     if not others:  # each slice is one number: its norm is |x|
         others = None
     norms = ft.norm(x, p, others, True) if others is not None else ft.abs(x)

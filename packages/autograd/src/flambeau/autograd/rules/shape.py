@@ -96,7 +96,8 @@ def _repeat(g: Any, ans: Any, x: Any, sizes: tuple[Any, ...]) -> Any:
 def _cat(g: Any, ans: Any, tensors: list[Any], dim: int = 0) -> list[Any]:
     parts = [t for t in tensors if t.nelement() > 0] or tensors[:1]
     d = _d(parts[0], dim)
-    out, start = [], 0
+    out: list[Any] = []
+    start = 0
     for t in tensors:
         if t.nelement() == 0:
             out.append(None)
