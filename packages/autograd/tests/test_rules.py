@@ -17,7 +17,7 @@ from gradcase import GradCase
 
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, gradients_info
-from flambeau.autograd.registry import RULES, load_gradients
+from flambeau.autograd.registry import _HISTORY, RULES, load_gradients
 from flambeau.tensor.optable import OPS, Op
 
 CASES: dict[str, list[GradCase]] = {}
@@ -40,11 +40,15 @@ def test_every_differentiable_op_has_a_rule_per_differentiable_argument() -> Non
 
 def test_every_rule_names_an_op_and_a_tensor_argument() -> None:
     load_gradients()
-    for info in gradients_info():
-        op = OPS.get(info.op)
-        if op is None:  # autograd's own primitives (clone, type, to, copy_)
+    ops = set(OPS.values())
+    for key, per_argument in _HISTORY.items():
+        if not isinstance(key, Op):  # primitives (autograd's own clone, type, to, copy_; users')
             continue
-        assert info.argument in op.tensors + op.seqs, f"{info}: not a tensor argument of {op.name}"
+        assert key in ops, f"a rule names {key!r}, which is not in the op table"
+        names = [p.name for p in key.params]
+        for i in per_argument:
+            assert names[i] in key.tensors + key.seqs, f"{key.name}: rule for {names[i]!r}, not a tensor argument"
+    assert {i.op for i in gradients_info()} >= {op.name for op in DIFFERENTIABLE.values()}
 
 
 def test_every_differentiable_op_has_gradient_cases() -> None:
