@@ -12,10 +12,13 @@ that machine noise falls on all of them alike. The table reports the **median of
 (per call), their minimum, their spread, the ratio to the workload's numpy baseline and, for
 overhead workloads, the extra microseconds per op over numpy.
 
-Gradient workloads (``mlp_*``, ``convnet_b32`` and the ``*_grad`` variants) slot in as further
-``@workload`` functions once flambeau.autograd and flambeau.nn exist; until then they are
-listed in ``PLANNED`` and reported as not yet available. This is a measurement, not a test:
-nothing here asserts a time.
+Gradient workloads (``chain200_grad``, ``mlp_b1``, ``mlp_b128``, ``mlp_big``; ``grad=True``)
+time value + gradient of a scalar loss: numpy runs the forward pass and a hand-written backward
+pass (the floor), flambeau ``flambeau.autograd.grad(f)``, autograd ``autograd.value_and_grad(f)``
+and torch ``loss.backward()`` on ``requires_grad`` leaves. Their build checks every peer's loss
+and gradients against numpy's (``np.allclose``) and raises before timing a wrong one.
+``convnet_b32`` needs flambeau.nn: it is listed in ``PLANNED`` and reported as not yet
+available. This is a measurement, not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import numpy as np
 
 PEER_MODULES = {
     "flambeau": "flambeau.tensor",
+    "flambeau.autograd": "flambeau.autograd",  # gradient workloads only: without it, no flambeau there
     "autograd": "autograd.numpy",
     "torch": "torch",
 }
@@ -91,27 +95,30 @@ class Workload:
     what: str
     build: Callable[[dict[str, ModuleType]], list[Variant]]
     ops_per_call: int = 0  # > 0: an overhead workload; report extra µs per op over numpy
-    heavy: bool = False  # one call is long: fewer repeats, no calibration loop
-    grad: bool = False  # loss + all parameter gradients (none yet)
+    heavy: bool = False  # one call is long: fewer repeats, no calibration loop, samples paused
+    pause: bool = False  # multi-threaded BLAS calls: samples HEAVY_PAUSE_S apart (heavy implies it)
+    grad: bool = False  # loss + all parameter gradients, checked against numpy's before timing
 
 
 WORKLOADS: dict[str, Workload] = {}
 
 # Named by DESIGN section 9; each becomes a @workload once its flambeau packages exist.
 PLANNED = {
-    "mlp_b1": "784-50-50-10 tanh MLP, log-softmax + NLL, batch 1, loss + grads",
-    "mlp_b128": "the same MLP, batch 128, loss + grads",
-    "mlp_big": "512 x 784-2048-2048-10 MLP, loss + grads",
     "convnet_b32": "3-layer 5x5 conv/tanh/max-pool net on 32x32 RGB, batch 32, loss + grads",
-    "chain200_grad": "chain200 with its gradient",
 }
 
 
 def workload(
-    name: str, what: str, *, ops_per_call: int = 0, heavy: bool = False, grad: bool = False
+    name: str,
+    what: str,
+    *,
+    ops_per_call: int = 0,
+    heavy: bool = False,
+    pause: bool = False,
+    grad: bool = False,
 ) -> Callable[[Callable[[dict[str, ModuleType]], list[Variant]]], Any]:
     def register(build: Callable[[dict[str, ModuleType]], list[Variant]]) -> Any:
-        WORKLOADS[name] = Workload(name, what, build, ops_per_call, heavy, grad)
+        WORKLOADS[name] = Workload(name, what, build, ops_per_call, heavy, pause or heavy, grad)
         return build
 
     return register
@@ -200,6 +207,207 @@ def mm1000(peers: dict[str, ModuleType]) -> list[Variant]:
 
 
 # --------------------------------------------------------------------------------------------
+# Gradient workloads: value + gradient of a scalar loss. Each peer's variant is a ``step``
+# function returning ``(loss, gradient)``; the build calls every step once and checks its loss
+# and gradient against the numpy baseline's hand-written backward pass before anything is timed.
+
+
+def _to_numpy(x: Any) -> Any:
+    """A peer's loss or gradient (a tensor, a dict of them, a number) as numpy arrays."""
+    if isinstance(x, dict):
+        return {k: _to_numpy(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_to_numpy(v) for v in x)
+    if hasattr(x, "detach"):  # torch
+        x = x.detach()
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype=np.float64)
+
+
+def _check_grads(workload: str, peer: str, got: tuple[Any, Any], want: tuple[Any, Any]) -> None:
+    """Raise if ``peer``'s (loss, gradient) differs from the baseline's: a wrong variant is not timed."""
+    (loss, g), (want_loss, want_g) = _to_numpy(got), want
+    if not np.allclose(loss, want_loss):
+        raise AssertionError(f"{workload}: {peer}'s loss {float(loss)!r} != numpy's {float(want_loss)!r}")
+    gs, wants = (g, want_g) if isinstance(want_g, dict) else ({"x": g}, {"x": want_g})
+    if set(gs) != set(wants):
+        raise AssertionError(f"{workload}: {peer}'s gradient has keys {sorted(gs)}, numpy's {sorted(wants)}")
+    for k, w in wants.items():
+        if np.shape(gs[k]) != w.shape:
+            raise AssertionError(f"{workload}: {peer}'s gradient {k} has shape {np.shape(gs[k])}, numpy's {w.shape}")
+        if not np.allclose(gs[k], w):
+            err = np.max(np.abs(gs[k] - w))
+            raise AssertionError(f"{workload}: {peer}'s gradient {k} differs from numpy's (max abs error {err:.3g})")
+
+
+def _grad_variants(
+    name: str, peers: dict[str, ModuleType], steps: dict[str, Callable[..., tuple[Any, Any]]], args: dict[str, tuple]
+) -> list[Variant]:
+    """One ``step(*args)`` variant per peer, each checked against the numpy baseline first."""
+    want = _to_numpy(steps["numpy"](*args["numpy"]))
+    vs = []
+    for peer, step in steps.items():
+        if peer != "numpy":
+            _check_grads(name, peer, step(*args[peer]), want)
+        names = ("x",) if len(args[peer]) == 1 else ("p", "x", "y")
+        ns = {"step": step, **dict(zip(names, args[peer], strict=True))}
+        vs.append(Variant(peer, f"step({', '.join(names)})", ns, baseline=peer == "numpy"))
+    return vs
+
+
+def _np_chain_grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sum(chain(x)) and its gradient by hand: keep each step's input and output, then go back."""
+    xs = [x]
+    for _ in range(50):
+        x = np.tanh(np.sin(x) * 1.01 + x)
+        xs.append(x)
+    g = np.ones_like(x)
+    for i in range(50, 0, -1):  # d tanh(u) = 1 - tanh(u)^2; du/dx = 1.01 cos(x) + 1
+        y, x = xs[i], xs[i - 1]
+        g = g * (1.0 - y * y) * (np.cos(x) * 1.01 + 1.0)
+    return xs[-1].sum(), g
+
+
+@workload(
+    "chain200_grad", "sum(chain200(x)) and its gradient, 10 float64 (µs per forward op)", ops_per_call=200, grad=True
+)
+def chain200_grad(peers: dict[str, ModuleType]) -> list[Variant]:
+    x = _data(10)
+    steps: dict[str, Callable[..., tuple[Any, Any]]] = {"numpy": _np_chain_grad}
+    args: dict[str, tuple] = {"numpy": (x,)}
+    if "flambeau" in peers and "flambeau.autograd" in peers:
+        ft = peers["flambeau"]
+        df = peers["flambeau.autograd"].grad(lambda x: ft.sum(chain(ft, x)))
+        steps["flambeau"] = lambda x: df(x)[::-1]
+        args["flambeau"] = (ft.from_numpy(x.copy()),)
+    if "autograd" in peers:
+        anp = peers["autograd"]
+        steps["autograd"] = importlib.import_module("autograd").value_and_grad(lambda x: anp.sum(chain(anp, x)))
+        args["autograd"] = (x.copy(),)
+    if "torch" in peers:
+        torch = peers["torch"]
+
+        def torch_step(x: Any) -> tuple[Any, Any]:
+            x.grad = None
+            loss = chain(torch, x).sum()
+            loss.backward()
+            return loss, x.grad
+
+        steps["torch"] = torch_step
+        args["torch"] = (torch.from_numpy(x.copy()).requires_grad_(),)
+    return _grad_variants("chain200_grad", peers, steps, args)
+
+
+def mlp_loss(m: Any, lse: Callable[[Any], Any], p: dict[str, Any], x: Any, y: Any) -> Any:
+    """The talk's tanh MLP, log-softmax + NLL summed over the batch (``y``: one-hot float targets).
+
+    ``m`` is the peer's module (ft, anp, torch) and ``lse(z)`` its logsumexp over dim 1, kept.
+    """
+    h1 = m.tanh(x @ p["W1"] + p["b1"])
+    h2 = m.tanh(h1 @ p["W2"] + p["b2"])
+    z = h2 @ p["W3"] + p["b3"]
+    logp = z - lse(z)
+    return -m.sum(logp * y)
+
+
+def np_mlp_grad(p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+    """``mlp_loss`` and its gradient by hand in numpy: the forward keeps h1, h2 and the softmax."""
+    h1 = np.tanh(x @ p["W1"] + p["b1"])
+    h2 = np.tanh(h1 @ p["W2"] + p["b2"])
+    z = h2 @ p["W3"] + p["b3"]
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    loss = -((z - np.log(s)) * y).sum()
+    dz = e / s - y  # d/dz of -sum(logsoftmax(z) * y) when each row of y sums to 1 (one-hot)
+    da2 = (dz @ p["W3"].T) * (1.0 - h2 * h2)
+    da1 = (da2 @ p["W2"].T) * (1.0 - h1 * h1)
+    g = {"W1": x.T @ da1, "b1": da1.sum(0), "W2": h1.T @ da2, "b2": da2.sum(0), "W3": h2.T @ dz, "b3": dz.sum(0)}
+    return loss, g
+
+
+def _autograd_logsumexp() -> Callable[[Any], Any]:
+    """logsumexp over dim 1, kept, as one HIPS autograd primitive (as ft.logsumexp and torch's are).
+
+    The same definition as ``autograd.scipy.special.logsumexp`` (forward on plain arrays, vjp
+    ``g * exp(z - ans)``), written here because that module needs scipy, which ``nox -s bench``
+    does not install.
+    """
+    extend = importlib.import_module("autograd.extend")
+
+    @extend.primitive
+    def logsumexp(z: np.ndarray) -> np.ndarray:
+        m = z.max(axis=1, keepdims=True)
+        return m + np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+
+    extend.defvjp(logsumexp, lambda ans, z: lambda g: g * np.exp(z - ans))
+    return logsumexp
+
+
+def _mlp(name: str, peers: dict[str, ModuleType], batch: int, hidden: int) -> list[Variant]:
+    """Variants of loss + all 6 parameter gradients of a 784-hidden-hidden-10 MLP on ``batch`` inputs."""
+    rng = np.random.default_rng(0)
+    sizes = [(784, hidden), (hidden, hidden), (hidden, 10)]
+    p: dict[str, np.ndarray] = {}
+    for i, (n_in, n_out) in enumerate(sizes, 1):
+        p[f"W{i}"] = rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)
+        p[f"b{i}"] = rng.standard_normal(n_out) * 0.1
+    x = rng.standard_normal((batch, 784))
+    y = np.eye(10)[rng.integers(0, 10, batch)]
+
+    steps: dict[str, Callable[..., tuple[Any, Any]]] = {"numpy": np_mlp_grad}
+    args: dict[str, tuple] = {"numpy": (p, x, y)}
+    if "flambeau" in peers and "flambeau.autograd" in peers:
+        ft = peers["flambeau"]
+        df = peers["flambeau.autograd"].grad(
+            lambda p, x, y: mlp_loss(ft, lambda z: ft.logsumexp(z, 1, keepdim=True), p, x, y)
+        )
+        steps["flambeau"] = lambda p, x, y: df(p, x, y)[::-1]
+        args["flambeau"] = tuple(
+            {k: ft.from_numpy(v.copy()) for k, v in a.items()} if isinstance(a, dict) else ft.from_numpy(a.copy())
+            for a in (p, x, y)
+        )
+    if "autograd" in peers:
+        anp = peers["autograd"]
+        lse = _autograd_logsumexp()
+        steps["autograd"] = importlib.import_module("autograd").value_and_grad(
+            lambda p, x, y: mlp_loss(anp, lse, p, x, y)
+        )
+        args["autograd"] = ({k: v.copy() for k, v in p.items()}, x.copy(), y.copy())
+    if "torch" in peers:
+        torch = peers["torch"]
+
+        def torch_step(p: dict[str, Any], x: Any, y: Any) -> tuple[Any, Any]:
+            for v in p.values():
+                v.grad = None
+            loss = mlp_loss(torch, lambda z: torch.logsumexp(z, 1, keepdim=True), p, x, y)
+            loss.backward()
+            return loss, {k: v.grad for k, v in p.items()}
+
+        steps["torch"] = torch_step
+        tp = {k: torch.from_numpy(v.copy()).requires_grad_() for k, v in p.items()}
+        args["torch"] = (tp, torch.from_numpy(x.copy()), torch.from_numpy(y.copy()))
+    return _grad_variants(name, peers, steps, args)
+
+
+@workload("mlp_b1", "784-50-50-10 tanh MLP, log-softmax + NLL, batch 1: loss + 6 gradients", grad=True)
+def mlp_b1(peers: dict[str, ModuleType]) -> list[Variant]:
+    return _mlp("mlp_b1", peers, 1, 50)
+
+
+# Its products are large enough for numpy's OpenBLAS and torch's OpenMP/MKL to use both cores, and
+# each pool's threads spin after a call: run back to back, one peer's spinning threads slowed the
+# next one's (numpy 30 % and torch 2x on 2 cores), so its samples are paused like heavy ones'.
+@workload("mlp_b128", "the same MLP, batch 128: loss + 6 gradients", pause=True, grad=True)
+def mlp_b128(peers: dict[str, ModuleType]) -> list[Variant]:
+    return _mlp("mlp_b128", peers, 128, 50)
+
+
+@workload("mlp_big", "784-2048-2048-10 tanh MLP, batch 512: loss + 6 gradients", heavy=True, grad=True)
+def mlp_big(peers: dict[str, ModuleType]) -> list[Variant]:
+    return _mlp("mlp_big", peers, 512, 2048)
+
+
+# --------------------------------------------------------------------------------------------
 # Timing.
 
 
@@ -223,7 +431,8 @@ class Result:
 
 
 # BLAS and OpenMP worker threads busy-wait for a while after a call; on 2 cores that would be
-# charged to whichever peer runs next, so heavy samples are separated by a pause.
+# charged to whichever peer runs next, so heavy samples (and those of ``pause`` workloads, whose
+# calls are short but multi-threaded) are separated by a pause.
 HEAVY_PAUSE_S = 0.25
 
 
@@ -250,7 +459,7 @@ def measure(w: Workload, variants: list[Variant], repeat: int, sample_ns: float)
         results.append(Result(w.name, v.peer, v.stmt, n))
     for _ in range(repeat):  # round-robin: noise lands on every variant alike
         for r, t in zip(results, timers, strict=True):
-            if w.heavy:  # let the previous peer's BLAS/OpenMP threads stop spinning first
+            if w.pause:  # let the previous peer's BLAS/OpenMP threads stop spinning first
                 time.sleep(HEAVY_PAUSE_S)
             r.samples_ns.append(t.timeit(r.number) / r.number)
     return results
@@ -356,16 +565,25 @@ def main(argv: list[str] | None = None) -> int:
 
     peers, skipped = load_peers()
     info = machine()
-    for name, dist in (("flambeau", "flambeau-tensor"), ("autograd", "autograd"), ("torch", "torch")):
+    dists = (
+        ("flambeau", "flambeau-tensor"),
+        ("flambeau.autograd", "flambeau-autograd"),
+        ("autograd", "autograd"),
+        ("torch", "torch"),
+    )
+    for name, dist in dists:
         if name in peers:
             info[name] = _version(dist)
     print(", ".join(f"{k} {v}" for k, v in info.items()))
     for name, why in skipped.items():
         print(f"skipping {name}: {why}")
+    heavy = ", ".join(n for n, w in WORKLOADS.items() if w.heavy)
+    paused = ", ".join(n for n, w in WORKLOADS.items() if w.pause and not w.heavy)
     print(
         f"timing: median of {repeat} samples per variant, round-robin over the variants; a sample"
         f" is the mean of N back-to-back calls lasting ~{sample_ns / 1e6:g} ms; heavy workloads"
-        f" (mm1000): median of {heavy_repeat(repeat)} one-call samples, {HEAVY_PAUSE_S} s apart;"
+        f" ({heavy}): median of {heavy_repeat(repeat)} one-call samples, {HEAVY_PAUSE_S} s apart;"
+        f" {paused}: samples {HEAVY_PAUSE_S} s apart;"
         " time.perf_counter_ns via timeit, after a warm-up, GC on"
     )
 
@@ -376,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         results = measure(w, variants, heavy_repeat(repeat) if w.heavy else repeat, sample_ns)
         rows += report(w, variants, results)
     if not args.only:
-        print("\nnot yet available: " + ", ".join(PLANNED) + " (need flambeau.autograd / nn)")
+        print("\nnot yet available: " + ", ".join(PLANNED) + " (needs flambeau.nn)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "skipped": skipped, "results": rows}, f, indent=1)

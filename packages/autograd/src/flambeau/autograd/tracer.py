@@ -636,7 +636,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         return g
     lead = len(gs) - len(shape)
     if lead < 0:
-        return g.reshape(*shape) if shape else g.reshape(())
+        return g.view(*shape) if shape and g.is_contiguous() else g.reshape(*shape)
     dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gs[lead + i] != 1)
     if dims:
         g = ft.sum(g, dim=dims, keepdim=True)

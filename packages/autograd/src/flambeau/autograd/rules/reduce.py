@@ -34,7 +34,7 @@ def expand_back(g: Any, x: Any, dim: Any, keepdim: bool) -> Any:
         shape = list(x.size())
         for d in _dims(x, dim):
             shape[d] = 1
-        g = g.reshape(*shape)
+        g = g.view(*shape) if g.is_contiguous() else g.reshape(*shape)  # view: no copy
     return g.expand(*x.size()) if x.dim() else g.reshape(())
 
 
