@@ -334,3 +334,13 @@ def test_a_plain_tensor_filled_with_traced_values_is_traced_then_plain_again() -
     g, value = grad(f)(ft.Tensor([1.0, 1.0, 1.0]))
     assert float(value) == 14.0 and g.tolist() == [2.0, 8.0, 18.0]
     assert type(out) is ft.Tensor and out.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_type_conversions_and_moves_are_traced() -> None:
+    def f(x: Any) -> Any:
+        y = x.float().type("flambeau.DoubleTensor") * x.to("cpu")
+        return (y * x.type_as(ft.ones(1, dtype=ft.float32)).double()).sum()
+
+    g, value = grad(f)(ft.Tensor([1.0, 2.0]))
+    assert float(value) == 9.0 and g.tolist() == [3.0, 12.0] and g.type() == "flambeau.DoubleTensor"
+    check_grads(lambda x: x.double().to("cpu") ** 3, ft.randn(3), order=2)

@@ -156,33 +156,11 @@ class Box(Tensor):
     def contiguous(self) -> Tensor:
         return self if self._a.flags.c_contiguous else _clone(self)
 
-    def type(self, type: Any = None) -> Any:
-        if type is None:
-            return super().type()
-        dt = ft.dtypes.as_dtype(type)
-        moved: Tensor = self
-        if isinstance(type, str) and type.startswith("flambeau."):
-            parts = type.split(".")
-            kind = parts[1] if len(parts) == 3 else "cuda" if parts[-1].startswith("Cuda") else "cpu"
-            if kind != self._d.type:
-                moved = _move(self, kind)
-        return moved if dt == moved._a.dtype else _cast(moved, str(np.dtype(dt)))
+    def _converted(self, dt: Any) -> Tensor:  # the data steps of Tensor.type and Tensor.to, traced
+        return _cast(self, str(np.dtype(dt)))
 
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        dev, dt = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        if kwargs:
-            raise ArgumentError(f"to: unexpected keyword(s) {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dt = a._d, a.dtype
-            elif isinstance(a, ft.Device) or (isinstance(a, str) and "Tensor" not in a and not _dtype_name(a)):
-                dev = a
-            else:
-                dt = a
-        t: Tensor = self
-        if dev is not None and ft.device(dev) is not self._d:
-            t = _move(t, str(ft.device(dev)))
-        return t.type(dt) if dt is not None else t
+    def _moved(self, d: Any) -> Tensor:
+        return _move(self, str(d))
 
     def copy_(self, src: Any) -> Tensor:
         return rebind(self, _copy_like(self, src), "copy_")
@@ -205,14 +183,6 @@ class Box(Tensor):
 
     def resize_as_(self, other: Tensor) -> Tensor:
         return self.resize_(*other._a.shape)
-
-
-def _dtype_name(s: str) -> bool:
-    try:
-        ft.dtypes.as_dtype(s)
-        return True
-    except Exception:
-        return False
 
 
 def detach(x: Any) -> Any:
@@ -324,21 +294,7 @@ def handle(op: Op, args: tuple[Any, ...], out: Any, target: Any) -> Any:
                 if spec.view_key is not None and res.__class__ is Box and parents[0][2] == 0:
                     _note_view(trace, args[0], res, op, spec, vals)
                 return res
-            node = _new(Node)
-            node.trace = trace
-            node.tid = tid
-            node.value = ans
-            node.key = op
-            node.args = vals
-            node.parents = parents
-            node.g = None
-            node.view = None
-            trace.tape.append(node)
-            box = _new(Box)
-            box._a = ans._a
-            box._d = ans._d
-            box._g = node
-            return box
+            return _boxed(trace, op, ans, vals, parents)
         vals = list(args)
     top = _top(vals, spec)
     if top is None or not top.trace.active:  # boxes left over from a finished grad call: constants now
@@ -402,47 +358,47 @@ def _missing_text(name: str, missing: list[str], names: tuple[str, ...], op: Any
 
 def record(trace: Trace, key: Any, ans: Any, vals: list[Any], parents: list[Any], result: str = "tensor") -> Any:
     """Append a node for ``ans`` to the tape and box it (each float tensor of a tuple or list result)."""
+    if isinstance(ans, Tensor):
+        if ans._a.dtype.kind not in "fc":
+            trace.tape.append(_node(trace, key, ans, tuple(vals), tuple(parents)))  # kept for the write watch
+            return detach(ans)
+        return _boxed(trace, key, ans, tuple(vals), tuple(parents))
+    node = _node(trace, key, ans, tuple(vals), tuple(parents))
+    trace.tape.append(node)
+    if isinstance(ans, (tuple, list)):
+        outs = [
+            _boxed(trace, _PROJECT, a, (i, len(ans)), ((node, None, 0, None),))
+            if isinstance(a, Tensor) and a._a.dtype.kind in "fc"
+            else a
+            for i, a in enumerate(ans)
+        ]
+        return type(ans)(*outs) if hasattr(ans, "_fields") else type(ans)(outs)
+    return ans
+
+
+def _node(trace: Trace, key: Any, value: Any, args: Any, parents: Any) -> Node:
     node = _new(Node)
     node.trace = trace
     node.tid = trace.id
-    node.value = ans
+    node.value = value
     node.key = key
-    node.args = tuple(vals)
-    node.parents = tuple(parents)
+    node.args = args
+    node.parents = parents
     node.g = None
     node.view = None
-    trace.tape.append(node)
-    if ans.__class__ is Tensor or isinstance(ans, Tensor):
-        if ans._a.dtype.kind not in "fc":
-            return detach(ans)
-        box = _new(Box)
-        box._a = ans._a
-        box._d = ans._d
-        box._g = node
-        return box
-    if isinstance(ans, (tuple, list)):
-        outs = []
-        for i, a in enumerate(ans):
-            if isinstance(a, Tensor) and a._a.dtype.kind in "fc":
-                proj = _new(Node)
-                proj.trace = trace
-                proj.tid = trace.id
-                proj.value = a
-                proj.key = _PROJECT
-                proj.args = (i, len(ans))
-                proj.parents = ((node, None, 0, None),)
-                proj.g = None
-                proj.view = None
-                trace.tape.append(proj)
-                box = _new(Box)
-                box._a = a._a
-                box._d = a._d
-                box._g = proj
-                outs.append(box)
-            else:
-                outs.append(a)
-        return type(ans)(*outs) if hasattr(ans, "_fields") else type(ans)(outs)
-    return ans
+    return node
+
+
+def _boxed(trace: Trace, key: Any, value: Tensor, args: Any, parents: Any, on_tape: bool = True) -> Box:
+    """A new node for ``value`` (appended to the tape unless a leaf) and the box that carries it."""
+    node = _node(trace, key, value, args, parents)
+    if on_tape:
+        trace.tape.append(node)
+    box = _new(Box)
+    box._a = value._a
+    box._d = value._d
+    box._g = node
+    return box
 
 
 _NUMBERS = (int, float, np.number, np.bool_)
@@ -450,21 +406,8 @@ _PROJECT = object()  # key of the nodes that pick one output of a tuple- or list
 
 
 def leaf(trace: Trace, value: Tensor) -> Box:
-    """A box for a differentiated input."""
-    node = _new(Node)
-    node.trace = trace
-    node.tid = trace.id
-    node.value = value
-    node.key = None
-    node.args = ()
-    node.parents = ()
-    node.g = None
-    node.view = None
-    box = _new(Box)
-    box._a = value._a
-    box._d = value._d
-    box._g = node
-    return box
+    """A box for a differentiated input (its node is not on the tape: nothing to run backward)."""
+    return _boxed(trace, None, value, (), (), on_tape=False)
 
 
 # --------------------------------------------------------------------------------------------

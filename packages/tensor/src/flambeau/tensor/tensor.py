@@ -256,7 +256,15 @@ class Tensor:
             kind = parts[1] if len(parts) == 3 else "cuda" if parts[-1].startswith("Cuda") else "cpu"
             if kind != self._d.type:
                 return self.to(kind).type(dt)
-        return self if dt == self._a.dtype else wrap(self._a.astype(dt), self._d)
+        return self if dt == self._a.dtype else self._converted(dt)
+
+    # The two data steps of type() and to(); autograd's traced tensors override them, not the parsing.
+    def _converted(self, dt: np.dtype) -> Tensor:
+        return wrap(self._a.astype(dt), self._d)
+
+    def _moved(self, d: Device) -> Tensor:
+        host = self._d.backend.to_host(self._a)
+        return wrap(d.backend.from_host(_host_c(host), d.index), d)
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.type(other.dtype).to(other._d)
@@ -306,8 +314,7 @@ class Tensor:
         if dev is not None:
             d = _device(dev)
             if d is not t._d:
-                host = t._d.backend.to_host(t._a)
-                t = wrap(d.backend.from_host(_host_c(host), d.index), d)
+                t = t._moved(d)
         return t.type(dt) if dt is not None else t
 
     def cpu(self) -> Tensor:
