@@ -15,7 +15,7 @@ from flambeau.tensor import Tensor
 from flambeau.tensor.errors import ArgumentError
 
 from .errors import NonScalarOutputError
-from .tracer import Box, Node, Trace, backward, ensure_loaded, leaf, value_of
+from .tracer import Box, Node, Trace, backward, ensure_loaded, float_of, leaf, value_of
 
 
 def _box_tree(x: Any, trace: Trace, leaves: list[tuple[Node, Any]]) -> Any:
@@ -54,7 +54,7 @@ def _grad_tree(x: Any, nodes: Any) -> Any:
         g = next(nodes).g
         if g is None:
             return 0.0
-        return g if g.__class__ is Box else float(Tensor.item(g))
+        return float_of(g)
     if isinstance(x, bool):
         return False
     if isinstance(x, int):

@@ -153,7 +153,12 @@ def zero_gradient(g: Any, ans: Any, *args: Any) -> None:
     return None
 
 
+# Bumped whenever the live rules change: optimized programs recorded under other rules are stale.
+VERSION = [0]
+
+
 def _refresh(key: Any) -> None:
+    VERSION[0] += 1
     live = {i: stack[-1][0] for i, stack in _HISTORY.get(key, {}).items() if stack}
     if live:
         RULES[key] = live

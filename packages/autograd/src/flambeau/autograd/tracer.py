@@ -72,11 +72,12 @@ class Trace:
             while t.__class__ is Box and t._g.tid >= self.id:
                 v = t._g.value
                 t._a = v._a
-                if v.__class__ is Box:
-                    t._g = v._g
-                else:
+                if v.__class__ is Tensor:
                     t.__class__ = Tensor  # type: ignore[assignment]  # a Box becomes plain again
                     del t._g
+                else:  # a box of an outer trace, or a symbol of an optimize capture
+                    t.__class__ = v.__class__
+                    t._g = v._g
         self.promoted = []
         self.views = {}
 
@@ -196,6 +197,19 @@ def detach(x: Any) -> Any:
     while x.__class__ is Box:
         x = x._g.value
     return x
+
+
+# Tensor subclasses (optimize's capture symbols) whose one-element values become a Python float
+# gradient later, not now: class -> converter. Anything else is read with item().
+FLOAT_LATER: dict[type, Callable[[Any], Any]] = {}
+
+
+def float_of(g: Any) -> Any:
+    """A float leaf's gradient: a Python float, or a box (higher order) or symbol that stands for one."""
+    if g.__class__ is Box:
+        return g
+    later = FLOAT_LATER.get(g.__class__)
+    return later(g) if later is not None else float(Tensor.item(g))
 
 
 def value_of(x: Any, trace: Trace) -> Any:
