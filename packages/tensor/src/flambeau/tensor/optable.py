@@ -93,6 +93,10 @@ class Op:
     example: str = ""  # doctest text, run by the test suite and shown in the docs
     syntax: str = ""  # Python syntax bound to the op instead of named forms (``t[key]``)
     kernel: str = ""  # name under which a backend's ``kernels`` may replace ``impl`` (same signature)
+    # The ``xp`` function the forward is, once its argument checks pass and its keyword-only
+    # parameters keep their defaults: ``impl(xp, *positional) == getattr(xp, ufunc)(*positional)``.
+    # Optimized programs (autograd's compiler), whose argument checks are done, call it directly.
+    ufunc: str = ""
     params: tuple[inspect.Parameter, ...] = field(init=False)
     result_type: Any = field(init=False, default=None)
 

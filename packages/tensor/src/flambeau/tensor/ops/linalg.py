@@ -118,6 +118,7 @@ declare(
         ("input", "mat2"),
         "Matrix product of two 2-D tensors.",
         "ft.mm(a, a).tolist()\n[[7.0, 10.0], [15.0, 22.0]]",
+        ufunc="matmul",
     ),
     _blas(
         "mv", _mv, ("input", "vec"), "Matrix-vector product.", "ft.mv(a, ft.tensor([1.0, 1.0])).tolist()\n[3.0, 7.0]"
@@ -128,6 +129,7 @@ declare(
         ("input", "mat2"),
         "Batched matrix product: b x n x m times b x m x p gives b x n x p.",
         "ft.bmm(a.view(1, 2, 2), a.view(1, 2, 2)).tolist()\n[[[7.0, 10.0], [15.0, 22.0]]]",
+        ufunc="matmul",
     ),
     _blas(
         "dot",
@@ -150,6 +152,7 @@ declare(
         ("input", "other"),
         "numpy's matmul: dot, mv, mm or batched mm by the ranks; ``a @ b``.",
         "(a @ ft.tensor([1.0, 0.0])).tolist()\n[1.0, 3.0]",
+        ufunc="matmul",
     ),
     _blas(
         "addmm",

@@ -16,7 +16,7 @@ _T = "import flambeau.tensor as ft\n>>> "
 
 def unary(
     name: str,
-    impl: Callable[..., Any],
+    impl: Callable[..., Any] | str,
     doc: str,
     example: str,
     dtypes: str = "float",
@@ -26,10 +26,12 @@ def unary(
     """One record of the unary family; ``example`` is ``'input -> output'`` as Python lists."""
     given, expected = (s.strip() for s in example.split("->"))
     text = f">>> import flambeau.tensor as ft\n>>> ft.{name}(ft.tensor({given})).tolist()\n{expected}"
+    ufunc = impl if isinstance(impl, str) else ""
     return Op(
         name,
-        impl,
+        by_name(impl, "input") if isinstance(impl, str) else impl,
         ("input",),
+        ufunc=ufunc,
         dtypes=dtypes,
         differentiable=("input",) if differentiable else (),
         aliases=aliases,
@@ -37,6 +39,15 @@ def unary(
         doc=doc,
         example=text,
     )
+
+
+def by_name(fn: str, *params: str) -> Callable[..., Any]:
+    """The forward ``lambda xp, <params>: xp.<fn>(<params>)``, made from the function's name.
+
+    Written out rather than a closure over ``getattr`` so that it costs what a hand-written lambda costs.
+    """
+    args = ", ".join(params)
+    return eval(f"lambda xp, {args}: xp.{fn}({args})")
 
 
 def _keep_int(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -59,10 +70,10 @@ def _sigmoid(xp: Any, input: Any) -> Any:
 
 
 declare(
-    unary("abs", lambda xp, input: xp.abs(input), "Absolute value.", "[-2, 3] -> [2, 3]", "any"),
+    unary("abs", "abs", "Absolute value.", "[-2, 3] -> [2, 3]", "any"),
     unary(
         "sign",
-        lambda xp, input: xp.sign(input),
+        "sign",
         "-1, 0 or +1 by the sign.",
         "[-2.5, 0.0, 3.0] -> [-1.0, 0.0, 1.0]",
         "any",
@@ -70,15 +81,15 @@ declare(
     ),
     unary(
         "neg",
-        lambda xp, input: xp.negative(input),
+        "negative",
         "Negation, ``-x``.",
         "[1, -2] -> [-1, 2]",
         "any",
         aliases=("negative",),
     ),
-    unary("acos", lambda xp, input: xp.arccos(input), "Inverse cosine.", "[1.0] -> [0.0]"),
-    unary("asin", lambda xp, input: xp.arcsin(input), "Inverse sine.", "[0.0] -> [0.0]"),
-    unary("atan", lambda xp, input: xp.arctan(input), "Inverse tangent.", "[0.0] -> [0.0]"),
+    unary("acos", "arccos", "Inverse cosine.", "[1.0] -> [0.0]"),
+    unary("asin", "arcsin", "Inverse sine.", "[0.0] -> [0.0]"),
+    unary("atan", "arctan", "Inverse tangent.", "[0.0] -> [0.0]"),
     unary(
         "ceil",
         _keep_int(lambda xp, x: xp.ceil(x)),
@@ -117,19 +128,19 @@ declare(
         "Fractional part, ``x - trunc(x)``.",
         "[1.5, -1.25] -> [0.5, -0.25]",
     ),
-    unary("cos", lambda xp, input: xp.cos(input), "Cosine.", "[0.0] -> [1.0]"),
-    unary("sin", lambda xp, input: xp.sin(input), "Sine.", "[0.0] -> [0.0]"),
-    unary("tan", lambda xp, input: xp.tan(input), "Tangent.", "[0.0] -> [0.0]"),
-    unary("cosh", lambda xp, input: xp.cosh(input), "Hyperbolic cosine.", "[0.0] -> [1.0]"),
-    unary("sinh", lambda xp, input: xp.sinh(input), "Hyperbolic sine.", "[0.0] -> [0.0]"),
-    unary("tanh", lambda xp, input: xp.tanh(input), "Hyperbolic tangent.", "[0.0] -> [0.0]"),
-    unary("exp", lambda xp, input: xp.exp(input), "Exponential.", "[0.0] -> [1.0]"),
-    unary("expm1", lambda xp, input: xp.expm1(input), "``exp(x) - 1``, accurate near 0.", "[0.0] -> [0.0]"),
-    unary("log", lambda xp, input: xp.log(input), "Natural logarithm.", "[1.0] -> [0.0]"),
-    unary("log1p", lambda xp, input: xp.log1p(input), "``log(1 + x)``, accurate near 0.", "[0.0] -> [0.0]"),
-    unary("log2", lambda xp, input: xp.log2(input), "Base-2 logarithm.", "[8.0] -> [3.0]"),
-    unary("log10", lambda xp, input: xp.log10(input), "Base-10 logarithm.", "[100.0] -> [2.0]"),
-    unary("sqrt", lambda xp, input: xp.sqrt(input), "Square root.", "[4.0, 9.0] -> [2.0, 3.0]"),
+    unary("cos", "cos", "Cosine.", "[0.0] -> [1.0]"),
+    unary("sin", "sin", "Sine.", "[0.0] -> [0.0]"),
+    unary("tan", "tan", "Tangent.", "[0.0] -> [0.0]"),
+    unary("cosh", "cosh", "Hyperbolic cosine.", "[0.0] -> [1.0]"),
+    unary("sinh", "sinh", "Hyperbolic sine.", "[0.0] -> [0.0]"),
+    unary("tanh", "tanh", "Hyperbolic tangent.", "[0.0] -> [0.0]"),
+    unary("exp", "exp", "Exponential.", "[0.0] -> [1.0]"),
+    unary("expm1", "expm1", "``exp(x) - 1``, accurate near 0.", "[0.0] -> [0.0]"),
+    unary("log", "log", "Natural logarithm.", "[1.0] -> [0.0]"),
+    unary("log1p", "log1p", "``log(1 + x)``, accurate near 0.", "[0.0] -> [0.0]"),
+    unary("log2", "log2", "Base-2 logarithm.", "[8.0] -> [3.0]"),
+    unary("log10", "log10", "Base-10 logarithm.", "[100.0] -> [2.0]"),
+    unary("sqrt", "sqrt", "Square root.", "[4.0, 9.0] -> [2.0, 3.0]"),
     unary("rsqrt", lambda xp, input: 1 / xp.sqrt(input), "Reciprocal square root, ``1/sqrt(x)``.", "[4.0] -> [0.5]"),
     unary(
         "cinv",
@@ -145,7 +156,7 @@ declare(
 
 def binary(
     name: str,
-    impl: Callable[..., Any],
+    impl: Callable[..., Any] | str,
     doc: str,
     example: str,
     dtypes: str = "any",
@@ -153,16 +164,21 @@ def binary(
     aliases: tuple[str, ...] = (),
     names: tuple[str, str] = ("input", "other"),
     result: str = "tensor",
+    ufunc: str = "",
 ) -> Op:
-    """One record of the binary family; ``example`` is ``'a, b -> output'`` as Python lists or numbers."""
+    """One record of the binary family; ``example`` is ``'a, b -> output'`` as Python lists or numbers.
+
+    ``impl`` is the forward, or the name of the ``xp`` function of two arrays that it is.
+    """
     given, expected = (s.strip() for s in example.split("->"))
     a, b = (s.strip() for s in given.split(";"))
     text = f">>> import flambeau.tensor as ft\n>>> ft.{name}(ft.tensor({a}), {b}).tolist()\n{expected}"
     group = "comparison" if result == "byte" else "pointwise"
     return Op(
         name,
-        impl,
+        by_name(impl, *names) if isinstance(impl, str) else impl,
         names,
+        ufunc=impl if isinstance(impl, str) else ufunc,
         dtypes=dtypes,
         differentiable=differentiable,
         aliases=aliases,
@@ -191,6 +207,7 @@ declare(
         _add,
         "``input + alpha * other`` (Torch7's ``add(t1, value, t2)`` is ``add(t1, t2, alpha=value)``).",
         "[1, 2]; ft.tensor([10, 20]) -> [11, 22]",
+        ufunc="add",
     ),
     binary(
         "sub",
@@ -199,17 +216,18 @@ declare(
         "``t.sub(...)`` is Torch7's view op (see :func:`sub_view`).",
         "[5.0, 7.0]; 2 -> [3.0, 5.0]",
         aliases=("csub",),
+        ufunc="subtract",
     ),
     binary(
         "mul",
-        lambda xp, input, other: xp.multiply(input, other),
+        "multiply",
         "Element-wise product (by a tensor or a number).",
         "[1, 2, 3]; ft.tensor([2, 2, 2]) -> [2, 4, 6]",
         aliases=("cmul",),
     ),
     binary(
         "div",
-        lambda xp, input, other: xp.true_divide(input, other),
+        "true_divide",
         "True division; integer tensors give the default float type (PyTorch, not Torch7's truncation).",
         "[1, 3]; 2 -> [0.5, 1.5]",
         dtypes="float",
@@ -226,7 +244,7 @@ declare(
     ),
     binary(
         "fmod",
-        lambda xp, input, other: xp.fmod(input, other),
+        "fmod",
         "C ``fmod``: truncated remainder, with the sign of the dividend.",
         "[-3, 3]; 2 -> [-1, 1]",
         aliases=("cfmod",),
@@ -234,7 +252,7 @@ declare(
     ),
     binary(
         "remainder",
-        lambda xp, input, other: xp.remainder(input, other),
+        "remainder",
         "Floored remainder ``a - b*floor(a/b)`` (Python's ``%``), with the sign of the divisor.",
         "[-3, 3]; 2 -> [1, 1]",
         aliases=("cremainder",),
@@ -249,21 +267,21 @@ declare(
     ),
     binary(
         "cmax",
-        lambda xp, input, other: xp.maximum(input, other),
+        "maximum",
         "Element-wise maximum of a tensor and a tensor or number.",
         "[1, 5]; 3 -> [3, 5]",
         aliases=("maximum",),
     ),
     binary(
         "cmin",
-        lambda xp, input, other: xp.minimum(input, other),
+        "minimum",
         "Element-wise minimum of a tensor and a tensor or number.",
         "[1, 5]; 3 -> [1, 3]",
         aliases=("minimum",),
     ),
     binary(
         "lt",
-        lambda xp, input, other: xp.less(input, other),
+        "less",
         "``input < other`` as a 0/1 ByteTensor.",
         "[1, 2, 3]; 2 -> [1, 0, 0]",
         result="byte",
@@ -271,7 +289,7 @@ declare(
     ),
     binary(
         "le",
-        lambda xp, input, other: xp.less_equal(input, other),
+        "less_equal",
         "``input <= other`` as a 0/1 ByteTensor.",
         "[1, 2, 3]; 2 -> [1, 1, 0]",
         result="byte",
@@ -279,7 +297,7 @@ declare(
     ),
     binary(
         "gt",
-        lambda xp, input, other: xp.greater(input, other),
+        "greater",
         "``input > other`` as a 0/1 ByteTensor.",
         "[1, 2, 3]; 2 -> [0, 0, 1]",
         result="byte",
@@ -287,7 +305,7 @@ declare(
     ),
     binary(
         "ge",
-        lambda xp, input, other: xp.greater_equal(input, other),
+        "greater_equal",
         "``input >= other`` as a 0/1 ByteTensor.",
         "[1, 2, 3]; 2 -> [0, 1, 1]",
         result="byte",
@@ -295,7 +313,7 @@ declare(
     ),
     binary(
         "eq",
-        lambda xp, input, other: xp.equal(input, other),
+        "equal",
         "``input == other`` as a 0/1 ByteTensor.",
         "[1, 2, 3]; 2 -> [0, 1, 0]",
         result="byte",
@@ -303,7 +321,7 @@ declare(
     ),
     binary(
         "ne",
-        lambda xp, input, other: xp.not_equal(input, other),
+        "not_equal",
         "``input != other`` as a 0/1 ByteTensor.",
         "[1, 2, 3]; 2 -> [1, 0, 1]",
         result="byte",
@@ -311,7 +329,7 @@ declare(
     ),
     binary(
         "logical_and",
-        lambda xp, input, other: xp.logical_and(input, other),
+        "logical_and",
         "Both non-zero, as a ByteTensor.",
         "[0, 1, 2]; 1 -> [0, 1, 1]",
         result="byte",
@@ -319,7 +337,7 @@ declare(
     ),
     binary(
         "logical_or",
-        lambda xp, input, other: xp.logical_or(input, other),
+        "logical_or",
         "Either non-zero, as a ByteTensor.",
         "[0, 1, 0]; 0 -> [0, 1, 0]",
         result="byte",
@@ -327,7 +345,7 @@ declare(
     ),
     binary(
         "logical_xor",
-        lambda xp, input, other: xp.logical_xor(input, other),
+        "logical_xor",
         "Exactly one non-zero, as a ByteTensor.",
         "[0, 1]; 1 -> [1, 0]",
         result="byte",
@@ -335,7 +353,7 @@ declare(
     ),
     binary(
         "bitand",
-        lambda xp, input, other: xp.bitwise_and(input, other),
+        "bitwise_and",
         "Bitwise and of integer tensors.",
         "[12, 10]; 6 -> [4, 2]",
         dtypes="integer",
@@ -344,7 +362,7 @@ declare(
     ),
     binary(
         "bitor",
-        lambda xp, input, other: xp.bitwise_or(input, other),
+        "bitwise_or",
         "Bitwise or of integer tensors.",
         "[12, 10]; 1 -> [13, 11]",
         dtypes="integer",
@@ -353,7 +371,7 @@ declare(
     ),
     binary(
         "bitxor",
-        lambda xp, input, other: xp.bitwise_xor(input, other),
+        "bitwise_xor",
         "Bitwise exclusive or of integer tensors.",
         "[12, 10]; 6 -> [10, 12]",
         dtypes="integer",

