@@ -15,3 +15,7 @@ class TracedValueError(ArgumentError):
 
 class NonScalarOutputError(FlambeauError, ValueError):
     """grad() of a function whose first output has more than one element."""
+
+
+class AnomalyError(FlambeauError, FloatingPointError):
+    """Under ``detect_anomaly()``: a traced op or a gradient rule produced a NaN or an infinity."""

@@ -43,6 +43,9 @@ from .registry import RULES, load_gradients
 _new = object.__new__
 _trace_ids = itertools.count(1)
 active_traces: list[Trace] = []
+# [monitor hook] The object anomaly detection and profiling install (monitor.Monitor), None when both
+# are off: handle() and Primitive.__call__ check it once per traced op, backward() once per node.
+monitor: Any = None
 
 
 class Trace:
@@ -204,6 +207,11 @@ def detach(x: Any) -> Any:
 FLOAT_LATER: dict[type, Callable[[Any], Any]] = {}
 
 
+# Tensor subclasses that must vet a traced value being written into one of them (turning it
+# into a box): class -> check(target, label), raising to refuse.
+PROMOTE_CHECKS: dict[type, Callable[[Any, str], None]] = {}
+
+
 def float_of(g: Any) -> Any:
     """A float leaf's gradient: a Python float, or a box (higher order) or symbol that stands for one."""
     if g.__class__ is Box:
@@ -302,7 +310,8 @@ def handle(op: Op, args: tuple[Any, ...], out: Any, target: Any) -> Any:
                 vals[i] = node.value
                 parents.append((node, vjp, i, None))
         else:
-            ans = spec.forward(vals)
+            # [monitor hook]
+            ans = spec.forward(vals) if monitor is None else monitor.forward(trace, op, spec.forward, vals)
             if ans.__class__ is not Tensor or ans._a.dtype.kind not in "fc" or spec.view_key is not None:
                 res = record(trace, op, ans, vals, parents, op.result)
                 if spec.view_key is not None and res.__class__ is Box and parents[0][2] == 0:
@@ -347,7 +356,8 @@ def handle(op: Op, args: tuple[Any, ...], out: Any, target: Any) -> Any:
         vals[i] = seq
     if missing and (rules or op.differentiable):
         raise MissingGradientError(_missing_text(op.name, missing, spec.names, op))
-    ans = spec.forward(vals)
+    # [monitor hook]
+    ans = spec.forward(vals) if monitor is None else monitor.forward(top.trace, op, spec.forward, vals)
     if not parents:  # not differentiable (comparisons, floor, argmax, ...): a constant result
         return _place(ans, out, target, op.name) if (out is not None or target is not None) else ans
     res = record(top.trace, op, ans, vals, parents, op.result)
@@ -524,6 +534,9 @@ def rebind(target: Tensor, new: Any, label: str, resize: bool = False) -> Tensor
         if new.__class__ is Box:
             target._g.view = None  # the node may have been made as a view of a temporary: target is no view
     elif new.__class__ is Box:
+        check = PROMOTE_CHECKS.get(target.__class__)
+        if check is not None:  # a tensor subclass of someone else's (optimize's symbols) may object
+            check(target, label)
         target.__class__ = Box
         target._a, target._d, target._g = new._a, new._d, new._g
         new._g.view = None
@@ -628,7 +641,7 @@ def backward(trace: Trace, end: Node, seed: Any, keep: bool = False) -> None:
             g = tuple(g)
         ans, args = node.value, node.args
         seq = None
-        for parent, vjp, i, j in node.parents:
+        for parent, vjp, i, j in node.parents if monitor is None else monitor.rules(node):  # [monitor hook]
             if j is None:
                 gi = vjp(g, ans, *args)
                 ref = args[i]
@@ -714,7 +727,8 @@ class Primitive:
                 kw.update(v)
             else:
                 pos.append(v)
-        ans = self.fn(*pos, **kw)
+        # [monitor hook]
+        ans = self.fn(*pos, **kw) if monitor is None else monitor.forward(top.trace, self, self.fn, *pos, **kw)
         return record(top.trace, self, ans, vals, parents)
 
 
