@@ -34,6 +34,7 @@ import statistics
 import sys
 import time
 import timeit
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter_ns
@@ -83,10 +84,11 @@ def blas_threads() -> int:
 class Variant:
     """One peer's version of a workload: a statement timed in namespace ``ns``."""
 
-    peer: str  # numpy | flambeau | autograd | torch
+    peer: str  # numpy | flambeau | flambeau-opt (grad(..., optimize=True)) | autograd | torch
     stmt: str
     ns: dict[str, Any]
     baseline: bool = False  # the numpy variant ratios and overheads are taken against
+    held: Callable[[], int] | None = None  # bytes kept between calls (an optimized program's buffers)
 
 
 @dataclass
@@ -251,7 +253,18 @@ def _grad_variants(
         names = ("x",) if len(args[peer]) == 1 else ("p", "x", "y")
         ns = {"step": step, **dict(zip(names, args[peer], strict=True))}
         vs.append(Variant(peer, f"step({', '.join(names)})", ns, baseline=peer == "numpy"))
+        if peer == "flambeau-opt":
+            vs[-1].held = _held_of(step)
     return vs
+
+
+def _held_of(step: Callable[..., Any]) -> Callable[[], int] | None:
+    """The ``buffer_bytes`` of the optimized function a step lambda calls (through its closure)."""
+    for cell in getattr(step, "__closure__", None) or ():
+        if hasattr(cell.cell_contents, "buffer_bytes"):
+            fn = cell.cell_contents
+            return lambda: int(fn.buffer_bytes)
+    return None
 
 
 def _np_chain_grad(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,6 +292,9 @@ def chain200_grad(peers: dict[str, ModuleType]) -> list[Variant]:
         df = peers["flambeau.autograd"].grad(lambda x: ft.sum(chain(ft, x)))
         steps["flambeau"] = lambda x: df(x)[::-1]
         args["flambeau"] = (ft.from_numpy(x.copy()),)
+        dfo = peers["flambeau.autograd"].grad(lambda x: ft.sum(chain(ft, x)), optimize=True)
+        steps["flambeau-opt"] = lambda x: dfo(x)[::-1]
+        args["flambeau-opt"] = (ft.from_numpy(x.copy()),)
     if "autograd" in peers:
         anp = peers["autograd"]
         steps["autograd"] = importlib.import_module("autograd").value_and_grad(lambda x: anp.sum(chain(anp, x)))
@@ -366,6 +382,11 @@ def _mlp(name: str, peers: dict[str, ModuleType], batch: int, hidden: int) -> li
             {k: ft.from_numpy(v.copy()) for k, v in a.items()} if isinstance(a, dict) else ft.from_numpy(a.copy())
             for a in (p, x, y)
         )
+        dfo = peers["flambeau.autograd"].grad(
+            lambda p, x, y: mlp_loss(ft, lambda z: ft.logsumexp(z, 1, keepdim=True), p, x, y), optimize=True
+        )
+        steps["flambeau-opt"] = lambda p, x, y: dfo(p, x, y)[::-1]
+        args["flambeau-opt"] = args["flambeau"]
     if "autograd" in peers:
         anp = peers["autograd"]
         lse = _autograd_logsumexp()
@@ -465,6 +486,43 @@ def measure(w: Workload, variants: list[Variant], repeat: int, sample_ns: float)
     return results
 
 
+def peak_memory(w: Workload, variants: list[Variant]) -> list[dict[str, Any]]:
+    """Peak memory of one call per variant (tracemalloc: numpy's allocations), plus what it keeps.
+
+    Each variant is called once first (an optimized program is recorded then). PyTorch allocates
+    outside tracemalloc's view, so its row says so instead of showing a number.
+    """
+    base = None
+    rows = []
+    print(f"\n{w.name}: peak memory of one call (tracemalloc), plus bytes kept between calls")
+    for v in variants:
+        code = compile(v.stmt, "<bench>", "eval")
+        eval(code, dict(v.ns))  # warm-up: recordings happen here
+        gc.collect()
+        tracemalloc.start()
+        start = tracemalloc.get_traced_memory()[0]
+        result = eval(code, dict(v.ns))
+        peak = tracemalloc.get_traced_memory()[1] - start
+        tracemalloc.stop()
+        del result
+        held = v.held() if v.held is not None else 0
+        total = peak + held
+        row: dict[str, Any] = {"workload": w.name, "peer": v.peer, "peak_bytes": peak, "held_bytes": held}
+        line = f"  {v.peer:<12} "
+        if v.peer == "torch":
+            line += "not traced (torch allocates outside tracemalloc)"
+        else:
+            line += f"peak {total / 2**20:8.1f} MiB (held buffers {held / 2**20:.1f} MiB)"
+            if v.baseline:
+                base = total
+            if base:
+                row["ratio"] = total / base
+                line += f"  {total / base:.2f}x numpy"
+        print(line)
+        rows.append(row)
+    return rows
+
+
 # --------------------------------------------------------------------------------------------
 # Report.
 
@@ -480,7 +538,7 @@ def report(w: Workload, variants: list[Variant], results: list[Result]) -> list[
     """Print the workload's table; return its rows for --json."""
     base = next((r for v, r in zip(variants, results, strict=True) if v.baseline), None)
     print(f"\n{w.name}: {w.what}")
-    head = f"  {'peer':<9} {'statement':<24} {'median':>9} {'min':>9} {'IQR':>6}"
+    head = f"  {'peer':<12} {'statement':<24} {'median':>9} {'min':>9} {'IQR':>6}"
     head += " median/np min/np" + ("  extra µs/op" if w.ops_per_call else "")
     print(head)
     rows = []
@@ -496,7 +554,7 @@ def report(w: Workload, variants: list[Variant], results: list[Result]) -> list[
             "min_ns": lo,
             "iqr_rel": r.spread,
         }
-        line = f"  {r.peer:<9} {r.stmt:<24} {_fmt_time(r.median):>9} {_fmt_time(lo):>9}"
+        line = f"  {r.peer:<12} {r.stmt:<24} {_fmt_time(r.median):>9} {_fmt_time(lo):>9}"
         line += f" {r.spread:>6.1%}"
         if base is not None:
             row["ratio"] = r.median / base.median
@@ -544,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--repeat", type=int, help="samples per variant (default 21, quick 5)")
     p.add_argument("--sample-ms", type=float, help="length of one sample (default 20, quick 5)")
+    p.add_argument("--memory", action="store_true", help="also report each gradient workload's peak memory")
     args = p.parse_args(argv)
     repeat = args.repeat or (5 if args.quick else 21)
     sample_ns = (args.sample_ms or (5.0 if args.quick else 20.0)) * 1e6
@@ -593,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         variants = w.build(peers)
         results = measure(w, variants, heavy_repeat(repeat) if w.heavy else repeat, sample_ns)
         rows += report(w, variants, results)
+        if args.memory and w.grad:
+            rows += peak_memory(w, variants)
     if not args.only:
         print("\nnot yet available: " + ", ".join(PLANNED) + " (needs flambeau.nn)")
     if args.json:

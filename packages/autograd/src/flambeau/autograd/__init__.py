@@ -15,31 +15,58 @@ from __future__ import annotations
 from typing import Any
 
 from . import loss, util
+from .anomaly import detect_anomaly
+from .checkpoint import checkpoint
 from .checks import GradientCheckError, check_grads
+from .compiler import optimize
 from .differentiate import grad, jacobian
-from .errors import MissingGradientError, NonScalarOutputError, TracedValueError
+from .errors import AnomalyError, MissingGradientError, NonScalarOutputError, TracedValueError
+from .profile import profile
 from .registry import GradientInfo, defvjp, gradients_info, register_gradients, undefvjp
 from .tracer import Box, Primitive, detach
+from .transforms import (
+    elementwise_grad,
+    hessian,
+    hessian_vector_product,
+    hvp,
+    jvp,
+    make_jvp,
+    make_vjp,
+    value_and_grad,
+)
 
 __all__ = [
+    "AnomalyError",
     "Box",
     "GradientCheckError",
     "GradientInfo",
     "MissingGradientError",
     "check_grads",
+    "checkpoint",
     "NonScalarOutputError",
     "Primitive",
     "TracedValueError",
     "defvjp",
     "detach",
+    "detect_anomaly",
+    "elementwise_grad",
     "grad",
     "gradients_info",
+    "hessian",
+    "hessian_vector_product",
+    "hvp",
     "jacobian",
+    "jvp",
     "loss",
+    "make_jvp",
+    "make_vjp",
+    "optimize",
     "primitive",
+    "profile",
     "register_gradients",
     "undefvjp",
     "util",
+    "value_and_grad",
 ]
 
 

@@ -24,12 +24,13 @@ from __future__ import annotations
 import builtins
 import operator
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from . import dtypes as _dt
 from .errors import ArgumentError, DTypeError, IndexError, ShapeError
+from .optable import _handlers as optable_handlers
 from .optable import notify_write, write_watchers
 from .registry import Device
 from .registry import device as _device
@@ -409,6 +410,12 @@ class Tensor:
             from .constructors import construct
 
             src = construct(self._a.dtype, (src,), device=self._d)
+        if src.__class__ in optable_handlers:  # a traced source (autograd): an op the tracer records
+            src = cast(Any, src)
+            if src._a.shape != self._a.shape and not _broadcasts_to(src._a.shape, self._a.shape):
+                src = src.reshape(*self._a.shape)  # equal counts (checked by reshape)
+            self[...] = src if src._a.dtype == self._a.dtype else src.type(self._a.dtype)
+            return self
         a = src._a
         if src._d is not self._d:
             a = self._d.backend.from_host(_host_c(src._d.backend.to_host(a)), self._d.index)
@@ -427,6 +434,11 @@ class Tensor:
     def fill_(self, value: Any) -> Tensor:
         """Fill with ``value`` in place."""
         if isinstance(value, Tensor):
+            if value.__class__ in optable_handlers:  # a traced value (autograd): recorded, not read
+                self[...] = (
+                    value.reshape(()) if value._a.dtype == self._a.dtype else value.reshape(()).type(self._a.dtype)
+                )
+                return self
             value = value.item()
         if write_watchers:
             notify_write(self, "fill_")

@@ -1,0 +1,333 @@
+"""Optimized mode: record a function once per input signature, then replay it as straight-line code.
+
+``optimize(fn)`` (and ``grad(f, optimize=True)``, which is ``optimize(grad(f))``) runs ``fn`` once
+per *signature* (the structure of its arguments; each tensor's size, dtype, device and contiguity;
+the values of every other argument) with its tensors replaced by :class:`Sym` symbols. A symbol is
+a tensor subclass carrying its real value, so the recording run is an ordinary eager run: Python
+control flow sees real values, errors are the usual ones, and the result is returned. Meanwhile
+every op on a symbol appends one instruction (the op's backend forward on arrays) to a program,
+and the gradient's backward pass, which runs flambeau ops too, is recorded in the same program.
+The program is compiled to Python source: one backend call per op on raw arrays, no boxes, no
+op-table dispatch, each intermediate freed after its last use, dead code removed.
+
+Safety, the point of this module:
+
+- Every value Python read out of a symbol (``bool(x > 0)``, ``x.item()``, ``int(n)``,
+  ``x.tolist()``, an op returning a Python value) becomes a *guard*: replay checks it and, on a
+  different outcome, records the function again for the new path (up to :data:`MAX_PATHS` paths
+  per signature). A changed branch is never silently replayed.
+- What a program cannot reproduce makes that signature run un-optimized from then on, with a
+  warning that names the reason (``df.fallbacks`` lists them): random draws, writes into the
+  function's arguments or into tensors that outlive the call, views of a tensor taken before a
+  write into it, conversion to numpy, storage access, resizing.
+- Results are fresh tensors on every call: a later call never overwrites what an earlier one
+  returned.
+
+Tensors the function reaches other than through its arguments (globals, closures, attributes of
+objects it is given) are constants of the program, read through their memory: in-place updates
+to them are seen, rebinding them or results computed from them outside the function are not.
+Side effects other than returned values (printing, appending to a list) happen on the recording
+run only, as with ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import flambeau.tensor as ft
+from flambeau.tensor import Tensor, optable
+from flambeau.tensor import random as _random
+from flambeau.tensor.registry import current_device
+
+from . import registry, tracer
+from .capture import Capture, RetraceSignal, Sym, UncompilableError, _captures, _FloatOut, _plain, _stale
+from .program import Program
+
+_dflt = ft.dtypes._default  # [the default float dtype]
+_version = registry.VERSION
+MAX_PATHS = 8  # programs kept per signature (one per outcome of its guards) before giving up
+# --------------------------------------------------------------------------------------------
+# Signatures: what must be equal for a program to be replayed.
+
+
+class _DirectSignal(Exception):  # noqa: N818  (a signal, not an error)
+    """The arguments hold traced values: run the function as it is."""
+
+
+def _walk(x: Any, key: list[Any], leaves: list[Any]) -> None:
+    c = x.__class__
+    if c is Tensor:
+        a = x._a
+        key.append((a.shape, a.strides, a.dtype, x._d))  # strides: the layout, cheaper to read than flags
+        leaves.append(x)
+    elif c is float or c is int or c is bool or c is str or x is None:
+        key.append((c, x))
+    elif c is dict:
+        key.append((dict, tuple(x)))
+        for v in x.values():
+            _walk(v, key, leaves)
+    elif c is list or c is tuple:
+        key.append((c, len(x)))
+        for v in x:
+            _walk(v, key, leaves)
+    elif isinstance(x, Tensor):
+        raise _DirectSignal
+    elif isinstance(x, dict):
+        key.append((c, tuple(x)))
+        for v in x.values():
+            _walk(v, key, leaves)
+    elif isinstance(x, (list, tuple)):
+        key.append((c, len(x)))
+        for v in x:
+            _walk(v, key, leaves)
+    elif isinstance(x, (np.number, np.bool_)):
+        key.append((c, x))
+    else:
+        key.append((c, id(x)))  # another object: the same one, by identity
+
+
+def _symbolize(x: Any, cap: Capture) -> Any:
+    """``x`` with each tensor (in :func:`_walk`'s order) replaced by an input symbol."""
+    if x.__class__ is Tensor:
+        s = cap.sym(x._a, x._d, input=True)
+        cap.inputs.append(s)
+        return s
+    if isinstance(x, dict):
+        return type(x)((k, _symbolize(v, cap)) for k, v in x.items())
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(_symbolize(v, cap) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(_symbolize(v, cap) for v in x)
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+# The optimized function.
+
+
+class _Fallback:
+    """A signature that runs un-optimized, and why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class Optimized:
+    """``fn`` recorded once per signature and replayed; see :func:`optimize`."""
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, stable_buffers: bool = False):
+        self.fn = fn
+        self.stable_buffers = stable_buffers
+        self.name: str = name or str(getattr(fn, "__name__", "fn"))
+        self.programs: dict[tuple[Any, ...], list[Program] | _Fallback] = {}
+        self.recordings = 0  # recording runs so far
+        self.replays = 0
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<optimized {self.name}: {len(self.programs)} signature(s), {self.recordings} recording(s)>"
+
+    @property
+    def buffer_bytes(self) -> int:
+        """Bytes the compiled programs keep from call to call (their reused buffers)."""
+        return sum(b.nbytes for ps in self.programs.values() if isinstance(ps, list) for p in ps for b in p.buffers)
+
+    @property
+    def fallbacks(self) -> list[str]:
+        """Why some signatures run un-optimized (one line each)."""
+        return [p.reason for p in self.programs.values() if isinstance(p, _Fallback)]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if tracer.active_traces or _captures or tracer.monitor is not None:
+            # Inside grad or another recording, be plain code there; with anomaly detection or the
+            # profiler on, run plainly so that every op is seen.
+            return self.fn(*args, **kwargs)
+        if not registry._loaded:
+            tracer.ensure_loaded()  # gradient plugins load before the rules' version is read
+        key: list[Any] = [_dflt[0], current_device(), _version[0]]
+        leaves: list[Any] = []
+        try:
+            _walk(args, key, leaves)
+            if kwargs:
+                _walk(kwargs, key, leaves)
+        except _DirectSignal:
+            return self.fn(*args, **kwargs)
+        k = tuple(key)
+        entry = self.programs.get(k)
+        if entry is not None:
+            if isinstance(entry, _Fallback):
+                return self.fn(*args, **kwargs)
+            for prog in entry:
+                if prog.buffers and not prog.lock.acquire(False):
+                    return self.fn(*args, **kwargs)  # another thread is in this program: run plainly
+                try:
+                    res = prog.run(leaves)
+                except RetraceSignal:
+                    continue
+                finally:
+                    if prog.buffers:
+                        prog.lock.release()
+                self.replays += 1
+                return res
+            if len(entry) >= MAX_PATHS:
+                return self._give_up(
+                    k, f"more than {MAX_PATHS} paths: branches on tensor values change from call to call", args, kwargs
+                )
+        return self._record(k, args, kwargs, leaves)
+
+    def _give_up(self, k: tuple[Any, ...], reason: str, args: Any, kwargs: Any, result: Any = None) -> Any:
+        self.programs[k] = _Fallback(reason)
+        warnings.warn(
+            f"optimize({self.name}): this signature runs un-optimized from now on: {reason}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return self.fn(*args, **kwargs) if result is None else result[0]
+
+    def _record(self, k: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any]) -> Any:
+        self.recordings += 1
+        cap = Capture()
+        sargs = _symbolize(args, cap)
+        skw = _symbolize(kwargs, cap)
+        rng = _random.generator_for
+
+        def drawing(dev: Any, gen: Any) -> Any:
+            cap.random = True
+            return rng(dev, gen)
+
+        def watch(target: Any, what: str) -> None:
+            if target.__class__ is Sym and target._g.cap is cap:
+                raise cap.fail(f"{what} writes a constant into a recorded tensor")
+
+        _captures.append(cap)
+        _random.generator_for = drawing
+        optable.write_watchers.append(watch)
+        try:
+            result = self.fn(*sargs, **skw)
+        except UncompilableError:
+            pass
+        finally:
+            _random.generator_for = rng
+            optable.write_watchers.remove(watch)
+            _captures.remove(cap)
+            cap.active = False
+            self._restore(cap)
+        if cap.failed is not None:  # the run stopped (or went on past a refusal): run it again, plainly
+            return self._give_up(k, cap.failed, args, kwargs)
+        reason = self._unsafe(cap, result)
+        value = _concrete(result, cap, {id(s): t for s, t in zip(cap.inputs, leaves, strict=True)})
+        if reason is not None:
+            return self._give_up(k, reason, args, kwargs, (value,))
+        prog = Program(cap, result, self.name, self.stable_buffers)
+        entry = self.programs.setdefault(k, [])
+        assert isinstance(entry, list)
+        entry.append(prog)
+        return value
+
+    def _restore(self, cap: Capture) -> None:
+        for t, _, _ in cap.promoted:
+            if t.__class__ is Sym:
+                _stale(t)  # back to a plain tensor holding the value written last
+
+    def _unsafe(self, cap: Capture, result: Any) -> str | None:
+        if cap.random:
+            return "it draws random numbers (a program would repeat the same draws)"
+        for s in cap.inputs:
+            if s.__class__ is not Sym or not s._g.input:
+                return "it writes into one of its arguments"
+        for p in cap.promoted:
+            before, pos = p[1], p[2]
+            xp = p[0]._d.xp
+            for ins in cap.code[pos:]:
+                for c in ins.consts:
+                    if hasattr(c, "shape") and c.__class__ is before.__class__ and xp.may_share_memory(c, before):
+                        return "it reads a tensor through a view taken before a recorded value was written into it"
+        returned: set[int] = set()
+        _ids(result, returned)
+        refs = [weakref.ref(p[0]) for p in cap.promoted if id(p[0]) not in returned]
+        cap.promoted.clear()
+        if any(r() is not None for r in refs):
+            gc.collect()  # reference cycles left by the function's frames
+            if any(r() is not None for r in refs):
+                return "it writes recorded values into a tensor that outlives the call (a global, or an argument's)"
+        return None
+
+
+def _ids(x: Any, found: set[int]) -> None:
+    found.add(id(x))
+    if isinstance(x, dict):
+        for v in x.values():
+            _ids(v, found)
+    elif isinstance(x, (list, tuple)):
+        for v in x:
+            _ids(v, found)
+
+
+def _concrete(x: Any, cap: Capture, leaves: dict[int, Any]) -> Any:
+    """The recording run's result as plain values (an argument returned is the caller's own tensor)."""
+    if x.__class__ is Sym:
+        return leaves[id(x)] if x._g.input else _plain(x)
+    if x.__class__ is _FloatOut:
+        return float(Tensor.item(x.sym))
+    if isinstance(x, dict):
+        return type(x)((k, _concrete(v, cap, leaves)) for k, v in x.items())
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(_concrete(v, cap, leaves) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(_concrete(v, cap, leaves) for v in x)
+    return x
+
+
+def optimize(fn: Callable[..., Any], stable_buffers: bool = False) -> Optimized:
+    """``fn`` recorded once per input signature and replayed as straight-line backend code.
+
+    ``grad(f, optimize=True)`` is ``optimize(grad(f))``: torch-autograd's optimized mode. The
+    first call with a new signature (argument structure; tensor sizes, strides, dtypes and devices;
+    the values of other arguments) runs ``fn`` as usual while recording every op, the backward
+    pass included; later calls with that signature replay the recording as one Python function of
+    backend calls on arrays. Intermediate results live in buffers reused from call to call.
+
+    Safe by construction: a value Python reads out of a tensor (a branch on ``x > 0``, ``item()``,
+    ``int()``) is checked on replay, and another outcome records the new path; what a program
+    cannot reproduce (random draws, writes into arguments or into tensors that outlive the call,
+    numpy views) makes that signature run plainly, with a ``RuntimeWarning`` saying why
+    (``fallbacks`` lists the reasons). Tensors reached other than through the arguments are
+    constants of the program, read through their memory; side effects other than the returned
+    values happen on the recording run only.
+
+    Parameters
+    ----------
+    fn : callable
+        A function of tensors, numbers and nested dicts, lists and tuples of them.
+    stable_buffers : bool
+        Let returned tensors live in the program's buffers too: no allocation per call, but each
+        call overwrites what the previous one returned. By default results are fresh every call.
+
+    Returns
+    -------
+    Optimized
+        Callable like ``fn``; ``recordings``, ``replays`` and ``fallbacks`` say what it did, and
+        ``programs`` holds each signature's compiled programs (their ``source`` is readable).
+
+    Examples
+    --------
+    >>> import flambeau.tensor as ft
+    >>> from flambeau.autograd import grad, optimize
+    >>> df = optimize(grad(lambda x: (x * x).sum()))
+    >>> df(ft.Tensor([1.0, 2.0]))[0].tolist()  # recorded
+    [2.0, 4.0]
+    >>> df(ft.Tensor([3.0, 4.0]))[0].tolist()  # replayed
+    [6.0, 8.0]
+    >>> df.recordings, df.replays
+    (1, 1)
+    """
+    return Optimized(fn, stable_buffers=stable_buffers)

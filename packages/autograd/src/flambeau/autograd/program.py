@@ -1,0 +1,272 @@
+"""From a recording to a program: Python source of backend calls on arrays, compiled once.
+
+:func:`compile_program` removes dead code and ``expand``s that element-wise ops make needless,
+frees every value after its last use, gives large results of ``out=``-capable backend functions
+buffers reused from call to call (values whose lifetimes do not overlap share one), and writes
+the function ``run(leaves)`` that returns the recorded function's result for new tensor values.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from flambeau.tensor import Tensor
+from flambeau.tensor.registry import Device
+
+from .capture import Capture, Ins, RetraceSignal, Sym, _FloatOut, _new
+
+# Results smaller than this many elements are not given buffers: numpy allocates small arrays
+# from a cache faster than a call passes ``out=``; large ones cost page faults every time.
+BUFFER_MIN = 1 << 12
+
+# --------------------------------------------------------------------------------------------
+# From a recording to a program.
+
+
+class Program:
+    """A compiled recording: ``run(leaves)`` returns the function's result for new tensor values."""
+
+    def __init__(self, cap: Capture, result: Any, source_name: str, stable_buffers: bool = False):
+        self.ns: dict[str, Any] = {"_Retrace": RetraceSignal, "_same": _same, "_w": _wrap, "_clone": Tensor.clone}
+        self.buffers: list[Any] = []  # arrays the program writes into on every call (out=)
+        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers)
+        self.lock = threading.Lock()  # buffers make a program non-reentrant: one thread at a time
+        exec(compile(self.source, f"<flambeau program {source_name}>", "exec"), self.ns)
+        self.run: Callable[[list[Any]], Any] = self.ns["run"]
+        self.ops = sum(1 for line in self.source.splitlines() if line.startswith("    v") and "=" in line)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a == b) or (a != a and b != b)
+
+
+def _wrap(a: Any, d: Any) -> Tensor:
+    t = _new(Tensor)
+    t._a = a
+    t._d = d
+    return t
+
+
+def _skip_expands(cap: Capture) -> None:
+    """Element-wise ops broadcast: an ``expand`` read only by ones whose result keeps its size goes."""
+    users: dict[int, list[Ins]] = {}
+    for ins in cap.code:
+        for v in ins.uses():
+            users.setdefault(v, []).append(ins)
+    for ins in cap.code:
+        if ins.op is None or ins.op.name not in ("expand", "expand_as") or ins.args[1][0] != "v":
+            continue
+        e = ins.outs[0]
+        shape = cap.shapes[e]
+        readers = users.get(e, [])
+        if readers and all(
+            r.kind == "op"
+            and r.op is not None
+            and r.op.group == "pointwise"
+            and len(r.outs) == 1
+            and cap.shapes[r.outs[0]] == shape
+            and all(a[0] != "s" for a in r.args)
+            for r in readers
+        ):
+            src = ins.args[1]
+            new_args = [[src if a == ("v", e) else a for a in r.args] for r in readers]
+            if all(_broadcast(cap, args) == shape for args in new_args):  # the other operands keep the size
+                for r, args in zip(readers, new_args, strict=True):
+                    r.args = args
+
+
+def _broadcast(cap: Capture, items: list[Any]) -> tuple[int, ...] | None:
+    shapes = [cap.shapes[a[1]] if a[0] in ("v", "f") else np.shape(a[1]) for a in items]
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        return None
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _buffers(
+    cap: Capture,
+    keep: list[Ins],
+    last: dict[int, int],
+    needed: set[int],
+    stable: bool,
+    buffers: list[Any],
+    ns: dict[str, Any],
+) -> dict[int, str]:
+    """Give results of backend functions that take ``out=`` a buffer kept across calls.
+
+    Only results nothing else views (so a buffer is free once its value's last reader has run),
+    and, unless ``stable``, not returned ones (a later call would overwrite what a caller holds).
+    Values whose lifetimes do not overlap share a buffer; an instruction never writes into a
+    buffer one of its own arguments is in.
+    """
+    free: dict[tuple[Any, ...], list[str]] = {}
+    held: dict[int, tuple[tuple[Any, ...], str]] = {}
+    given: dict[int, str] = {}
+    for j, ins in enumerate(keep):
+        o = ins.outs[0] if len(ins.outs) == 1 else None
+        if (
+            o is not None
+            and ins.kind == "op"
+            and ins.op is not None
+            and ins.op.result == "tensor"
+            and not ins.unpack
+            and ins.fix == ("",)
+            and not cap.vars[o].aliased
+            and (stable or o not in needed)
+            and _numel(cap.shapes[o]) >= BUFFER_MIN
+        ):
+            key = (cap.shapes[o], cap.dtypes[o], cap.vars[o].dev)
+            pool = free.get(key)
+            if pool:
+                name = pool.pop()
+            else:
+                name = f"b{len(buffers)}"
+                ns[name] = cap.vars[o].dev.xp.empty(cap.shapes[o], dtype=cap.dtypes[o])
+                buffers.append(ns[name])
+            given[j] = name
+            held[o] = (key, name)
+        for v in ins.uses():
+            if last.get(v) == j and v in held:
+                k, name = held.pop(v)
+                free.setdefault(k, []).append(name)
+    return given
+
+
+def _const_name(v: Any, ns: dict[str, Any], k: int) -> str:
+    """A readable name for a program constant: the function's own name where it has one."""
+    base = getattr(v, "__name__", "") if callable(v) else ""
+    if isinstance(v, Device):
+        base = f"dev_{v.type}"
+    base = base.strip("_")
+    if not base.isidentifier() or base in ns or base in ("float", "L") or re.fullmatch(r"[vbc]\d+", base):
+        return f"{base or 'c'}{k}" if base.isidentifier() else f"c{k}"
+    return base
+
+
+def _compile(cap: Capture, result: Any, ns: dict[str, Any], buffers: list[Any], stable: bool) -> str:
+    consts: dict[int, str] = {}
+
+    def const(v: Any) -> str:
+        if v is None or v.__class__ in (bool, int, str) or (v.__class__ is float and np.isfinite(v)):
+            return repr(v)
+        name = consts.get(id(v))
+        if name is None:
+            name = consts[id(v)] = _const_name(v, ns, len(consts))
+            ns[name] = v
+        return name
+
+    # The outputs: an expression per leaf of the result.
+    needed: set[int] = set()
+    input_pos = {s._g.id: k for k, s in enumerate(cap.inputs) if s._g.input}
+
+    def out(x: Any) -> str:
+        if x.__class__ is Sym and x._g.cap is cap and x._g.const is not None:
+            return f"_w({const(x._g.const)}.copy(), {const(x._d)})"
+        if x.__class__ is Sym and x._g.cap is cap:
+            vid = x._g.id
+            if vid in input_pos:
+                return f"L[{input_pos[vid]}]"
+            needed.add(vid)
+            return f"_w(v{vid}, {const(x._d)})"
+        if x.__class__ is _FloatOut:
+            needed.add(x.sym._g.id)
+            return f"float(v{x.sym._g.id})"
+        if isinstance(x, Tensor):
+            return f"_clone({const(x)})"
+        if isinstance(x, dict):
+            body = ", ".join(f"{const(k)}: {out(v)}" for k, v in x.items())
+            return "{" + body + "}" if type(x) is dict else f"{const(type(x))}({{{body}}})"
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return f"{const(type(x))}({', '.join(out(v) for v in x)})"
+        if isinstance(x, tuple):
+            body = ", ".join(out(v) for v in x) + ("," if len(x) == 1 else "")
+            return f"({body})" if type(x) is tuple else f"{const(type(x))}(({body}))"
+        if isinstance(x, list):
+            body = ", ".join(out(v) for v in x)
+            return f"[{body}]" if type(x) is list else f"{const(type(x))}([{body}])"
+        return const(x)
+
+    ret = out(result)
+
+    _skip_expands(cap)
+
+    # Dead code: keep guards and what the outputs need.
+    live = set(needed)
+    keep = []
+    for ins in reversed(cap.code):
+        if ins.kind == "guard" or any(o in live for o in ins.outs):
+            keep.append(ins)
+            live.update(ins.uses())
+    keep.reverse()
+
+    # Last use of each variable, to free it right after.
+    last: dict[int, int] = {}
+    for j, ins in enumerate(keep):
+        for v in ins.uses():
+            last[v] = j
+    for v in needed:
+        last[v] = len(keep)
+    inputs = {s._g.id for s in cap.inputs}
+    outbuf = _buffers(cap, keep, last, needed, stable, buffers, ns)
+
+    def item(it: Any) -> str:
+        tag = it[0]
+        if tag == "v":
+            return f"v{it[1]}"
+        if tag == "f":
+            return f"v{it[1]}.astype({const(it[2])})"
+        if tag == "w":
+            return f"_w(v{it[1]}, {const(it[2])})"
+        if tag == "s":
+            return "[" + ", ".join(item(x) for x in it[1]) + "]"
+        return const(it[1])
+
+    lines = ["def run(L):"]
+    used_inputs = sorted(v for v in inputs if v in last or v in needed)
+    for k, s in enumerate(cap.inputs):
+        if s._g.id in used_inputs:
+            lines.append(f"    v{s._g.id} = L[{k}]._a")
+    for j, ins in enumerate(keep):
+        call = (
+            ""
+            if ins.fn is None
+            else (
+                f"{const(ins.fn)}({', '.join([item(a) for a in ins.args] + [f'{k}={item(v)}' for k, v in ins.kw.items()])})"
+            )
+        )
+        if ins.kind == "guard":
+            lines.append(f"    if not _same({call}, {const(ins.expect)}): raise _Retrace")
+        elif ins.kind == "call":
+            lines.append(f"    v{ins.outs[0]} = {call}._a")
+        elif ins.kind == "reshape":
+            lines.append(f"    v{ins.outs[0]} = {item(ins.args[0])}.reshape({ins.expect!r})")
+        else:
+            if j in outbuf:
+                lines.append(f"    v{ins.outs[0]} = {call[:-1]}, out={outbuf[j]})")
+            elif not ins.unpack:
+                lines.append(f"    v{ins.outs[0]} = {call}")
+            else:
+                lines.append(f"    {', '.join(f'v{o}' for o in ins.outs)}{',' if len(ins.outs) == 1 else ''} = {call}")
+            for o, fix in zip(ins.outs, ins.fix, strict=True):
+                if "a" in fix:
+                    lines.append(f"    v{o} = {const(ins.xp)}.asarray(v{o})")
+                if "b" in fix:
+                    lines.append(f"    v{o} = v{o}.view({const(np.dtype(np.uint8))})")
+        dead = [v for v in itertools.chain(ins.uses(), ins.outs) if last.get(v, -1) <= j and v not in inputs]
+        if dead:
+            lines.append(f"    del {', '.join(f'v{v}' for v in sorted(set(dead)))}")
+    lines.append(f"    return {ret}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,105 @@
+"""Optimized mode against plain mode for every differentiable op, from the gradient tables.
+
+Each case becomes a scalar loss (every float output weighted by fixed random numbers, summed) whose
+gradient with respect to the case's differentiated arguments is taken plainly and through
+``optimize``: the recording call must equal the plain one, and a second call with other values
+(the same signature) must be a replay that equals the plain gradient at those values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from test_rules import CASES, _function, _tensor
+
+import flambeau.tensor as ft
+from flambeau.autograd import grad, optimize
+from flambeau.tensor.optable import OPS
+
+
+def _weighted_sum(out: Any, rng: np.random.Generator, weights: list[Any]) -> Any:
+    """sum(w * out) over every float tensor in ``out``, with one fixed weight tensor per output."""
+    parts = out if isinstance(out, (tuple, list)) else [out]
+    total = None
+    k = 0
+    for p in parts:
+        if isinstance(p, ft.Tensor) and p.dtype.kind == "f":
+            if k == len(weights):
+                weights.append(ft.from_numpy(rng.uniform(0.5, 1.5, tuple(p.size()))))
+            term = (p * weights[k]).sum()
+            total = term if total is None else total + term
+            k += 1
+    return total
+
+
+def _perturbed(v: Any, rng: np.random.Generator) -> Any:
+    if isinstance(v, ft.Tensor) and v.dtype.kind == "f":
+        return v * ft.from_numpy(np.asarray(1 + 1e-3 * rng.uniform(-1, 1, tuple(v.size()))))
+    if isinstance(v, list):
+        return [_perturbed(x, rng) for x in v]
+    return v
+
+
+def _close(a: Any, b: Any) -> None:
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _close(x, y)
+    elif isinstance(a, ft.Tensor):
+        assert a.size() == b.size() and a.dtype == b.dtype
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+    else:
+        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
+
+
+def _params() -> list[Any]:
+    return [
+        pytest.param(name, case, id=f"{name}-{i}{'-' + case.label if case.label else ''}")
+        for name, cases in sorted(CASES.items())
+        for i, case in enumerate(cases)
+    ]
+
+
+@pytest.mark.parametrize(("name", "case"), _params())
+def test_optimized_gradient_equals_plain(name: str, case: Any) -> None:
+    op = OPS[name]
+    args = [_tensor(a) for a in case.args]
+    names = [p.name for p in op.params]
+    wrt = (
+        list(case.wrt)
+        if case.wrt is not None
+        else [
+            i
+            for i, n in enumerate(names[: len(args)])
+            if n in op.differentiable and isinstance(args[i], ft.Tensor) and args[i].dtype.kind == "f"
+        ]
+    )
+    if not wrt:
+        wrt = [i for i, a in enumerate(args) if isinstance(a, list)]
+    fn = _function(op, case)
+    rng = np.random.default_rng(7)
+    weights: list[Any] = []
+
+    def loss(ws: list[Any], rest: list[Any]) -> Any:
+        full = list(rest)
+        for i, w in zip(wrt, ws, strict=True):
+            full[i] = w
+        return _weighted_sum(fn(*full, **case.kwargs), rng, weights)
+
+    ws = [args[i] for i in wrt]
+    plain = grad(loss)
+    fast = optimize(grad(loss))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback fails the test
+        _close(fast(ws, args), plain(ws, args))
+        ws2 = _perturbed(ws, np.random.default_rng(3))
+        _close(fast(ws2, args), plain(ws2, args))
+    layout_changed = any(a.is_contiguous() != b.is_contiguous() for a, b in zip(_flat(ws), _flat(ws2), strict=True))
+    assert (fast.recordings, fast.replays) == ((2, 0) if layout_changed else (1, 1)), fast.fallbacks
+
+
+def _flat(ws: list[Any]) -> list[Any]:
+    return [x for w in ws for x in (w if isinstance(w, list) else [w])]
