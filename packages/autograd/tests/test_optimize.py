@@ -328,3 +328,37 @@ def test_a_value_stored_away_during_recording_is_a_plain_tensor_afterwards() -> 
     (k,) = kept
     assert (k + 1).tolist() == [3.0, 5.0]
     assert type(k) is ft.Tensor  # no longer a symbol of a finished recording
+
+
+def test_index_tensors_among_the_arguments_are_read_on_every_replay() -> None:
+    def nll(w: Any, x: Any, labels: Any) -> Any:
+        z = x @ w
+        logp = z - ft.logsumexp(z, 1, keepdim=True)
+        return -logp[ft.arange(x.size(0)), labels].sum()
+
+    fast, plain = grad(nll, optimize=True), grad(nll)
+    rng = np.random.default_rng(0)
+    w, x = ft.from_numpy(rng.standard_normal((5, 3))), ft.from_numpy(rng.standard_normal((4, 5)))
+    for _ in range(4):
+        labels = ft.from_numpy(rng.integers(0, 3, 4))
+        _same(fast(w, x, labels), plain(w, x, labels))
+    assert (fast.recordings, fast.replays) == (1, 3)
+
+    table = ft.from_numpy(rng.standard_normal((6, 2)))  # a closure tensor indexed by an argument
+    emb = grad(lambda w, idx: (table[idx] * w).sum(), optimize=True)
+    for idx in ([1, 3], [0, 0], [5, 2]):
+        want = table.numpy()[idx].sum(0)
+        np.testing.assert_allclose(emb(ft.ones(2), ft.LongTensor(idx))[0].numpy(), want)
+    assert emb.replays == 2
+
+
+def test_mask_indices_guard_their_count_and_are_read_on_replay() -> None:
+    def f(x: Any, mask: Any) -> Any:
+        return (x[mask] ** 2).sum()
+
+    fast, plain = grad(f, optimize=True), grad(f)
+    x = _t(1.0, 2.0, 3.0, 4.0)
+    masks = [[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 0], [0, 0, 1, 1]]
+    for m in masks:
+        _same(fast(x, ft.ByteTensor(m)), plain(x, ft.ByteTensor(m)))
+    assert (fast.recordings, fast.replays) == (2, 2)  # a new count of ones records again

@@ -114,9 +114,9 @@ class Ins:
 
 
 def _var_ids(item: Any, found: list[int]) -> None:
-    if item[0] in ("v", "f", "w"):
+    if item[0] in ("v", "f", "w", "m"):
         found.append(item[1])
-    elif item[0] == "s":
+    elif item[0] in ("s", "t"):
         for x in item[1]:
             _var_ids(x, found)
 
@@ -354,6 +354,8 @@ def capture_handle(op: Op, args: tuple[Any, ...], out: Any, target: Any) -> Any:
             syms.append(v)
         elif n in spec.seqs:
             syms.extend(x for x in v if x.__class__ is Sym)
+        elif v.__class__ is tuple:  # an index key
+            syms.extend(x for x in v if x.__class__ is Sym)
     for t in (out, target):
         if t is not None and t.__class__ is Sym:
             syms.append(t)
@@ -426,7 +428,7 @@ def _record_op(cap: Capture, op: Op, spec: _Spec, args: tuple[Any, ...], out: An
             it = ("s", [_item(x, None, dev, r) for x in v])
             rv = r
         else:
-            it, rv = ("c", v), v
+            it, rv = _key_item(cap, op, v)
         if kind == 2:  # VAR_POSITIONAL: spread
             items.extend(it[1] if n in spec.seqs else [("c", x) for x in v])
             raw_pos.extend(rv if n in spec.seqs else v)
@@ -444,7 +446,10 @@ def _record_op(cap: Capture, op: Op, spec: _Spec, args: tuple[Any, ...], out: An
     except Exception:
         optable.call(op, _plain_bound(bound, spec), None, None)  # the op table's error, translated
         raise
-    if op.result != "python" and all(_is_const(x) for x in _tensor_args(args, spec)):
+    found: list[int] = []
+    for it in itertools.chain(items, kw_items.values()):
+        _var_ids(it, found)
+    if op.result != "python" and not found and all(_is_const(x) for x in _tensor_args(args, spec)):
         # Only values fixed by the signature in: the result is one too (no caller's tensor, whose
         # memory a replay must read, is among them).
         many = op.result == "list" or (op.result == "tuple" and isinstance(r, tuple))
@@ -546,6 +551,31 @@ def _at_defaults(op: Op, args: tuple[Any, ...]) -> bool:
         if p.kind == 3 and not (v is p.default or (type(v) is type(p.default) and v == p.default)):
             return False
     return True
+
+
+def _key_item(cap: Capture, op: Op, v: Any) -> tuple[Any, Any]:
+    """A non-tensor argument: a constant, or an index key holding symbols (each read on replay)."""
+    if v.__class__ is Sym:
+        v = (v,)
+    elif not (isinstance(v, tuple) and any(k.__class__ is Sym for k in v)):
+        return ("c", v), v
+    items, raw = [], []
+    for k in v:
+        if k.__class__ is Sym and k._a.dtype == np.uint8 and k._g.const is None:
+            # A mask: the result's size is its count of ones, a guard; its values are read on replay.
+            ins = Ins("guard", (), k._d.xp.count_nonzero, [("v", k._g.id)], {})
+            ins.expect = int(k._d.xp.count_nonzero(k._a))
+            cap.code.append(ins)
+            items.append(("m", k._g.id))
+            raw.append(k._a.astype(bool))
+        elif k.__class__ is Sym:
+            a = k._a.astype(bool) if k._a.dtype == np.uint8 else k._a
+            items.append(("c", a) if k._g.const is not None else ("v", k._g.id))
+            raw.append(a)
+        else:
+            items.append(("c", k))
+            raw.append(k)
+    return ("t", items), tuple(raw)
 
 
 def _tensor_args(args: tuple[Any, ...], spec: _Spec) -> list[Any]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
 import warnings
 import weakref
 from collections.abc import Callable
@@ -52,6 +53,7 @@ from .program import Program
 
 _dflt = ft.dtypes._default  # [the default float dtype]
 _version = registry.VERSION
+_RECORDING = threading.RLock()
 MAX_PATHS = 8  # programs kept per signature (one per outcome of its guards) before giving up
 # --------------------------------------------------------------------------------------------
 # Signatures: what must be equal for a program to be replayed.
@@ -167,8 +169,8 @@ class Optimized:
             if isinstance(entry, _Fallback):
                 return self.fn(*args, **kwargs)
             for prog in entry:
-                if prog.buffers and not prog.lock.acquire(False):
-                    return self.fn(*args, **kwargs)  # another thread is in this program: run plainly
+                if prog.buffers:
+                    prog.lock.acquire()  # its buffers are one call's: threads take turns
                 try:
                     res = prog.run(leaves)
                 except RetraceSignal:
@@ -194,6 +196,12 @@ class Optimized:
         return self.fn(*args, **kwargs) if result is None else result[0]
 
     def _record(self, k: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any]) -> Any:
+        with _RECORDING:  # recordings patch process-wide hooks: one at a time
+            return self._record_locked(k, args, kwargs, leaves)
+
+    def _record_locked(
+        self, k: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any]
+    ) -> Any:
         self.recordings += 1
         cap = Capture()
         sargs = _symbolize(args, cap)

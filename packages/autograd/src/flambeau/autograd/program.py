@@ -81,6 +81,56 @@ def _skip_expands(cap: Capture) -> None:
                     r.args = args
 
 
+def _share_repeats(cap: Capture, needed: set[int]) -> None:
+    """Common subexpressions: an op with the same function and arguments as an earlier one reuses
+    its result (the backward pass often recomputes what the forward had, e.g. ``z - logsumexp(z)``).
+
+    Returned values are left alone, so that two results never share memory.
+    """
+    seen: dict[tuple[Any, ...], int] = {}
+    same: dict[int, int] = {}
+    for ins in cap.code:
+        if same:
+            ins.args = [_renamed(a, same) for a in ins.args]
+            ins.kw = {k: _renamed(a, same) for k, a in ins.kw.items()}
+        if ins.kind != "op" or ins.unpack or len(ins.outs) != 1 or ins.outs[0] in needed:
+            continue
+        try:
+            key = (id(ins.fn), _frozen(ins.args), _frozen(list(ins.kw.items())), ins.fix)
+            hash(key)
+        except TypeError:
+            continue
+        first = seen.get(key)
+        if first is None:
+            seen[key] = ins.outs[0]
+        else:
+            same[ins.outs[0]] = first
+
+
+def _frozen(items: list[Any]) -> tuple[Any, ...]:
+    """Arguments as a hashable key: constants by identity (arrays are not hashable by value)."""
+    out: list[Any] = []
+    for it in items:
+        if isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str) and it[0] in ("s", "t"):
+            out.append((it[0], _frozen(it[1])))
+        elif isinstance(it, tuple) and it and it[0] == "c":
+            out.append(("c", id(it[1])))
+        elif isinstance(it, tuple) and len(it) == 2 and isinstance(it[1], tuple):  # a keyword: (name, item)
+            out.append((it[0], _frozen([it[1]])))
+        else:
+            out.append(it)
+    return tuple(out)
+
+
+def _renamed(item: Any, same: dict[int, int]) -> Any:
+    tag = item[0]
+    if tag in ("v", "f", "w", "m") and item[1] in same:
+        return (tag, same[item[1]], *item[2:])
+    if tag in ("s", "t"):
+        return (tag, [_renamed(x, same) for x in item[1]])
+    return item
+
+
 def _broadcast(cap: Capture, items: list[Any]) -> tuple[int, ...] | None:
     shapes = [cap.shapes[a[1]] if a[0] in ("v", "f") else np.shape(a[1]) for a in items]
     try:
@@ -151,7 +201,7 @@ def _const_name(v: Any, ns: dict[str, Any], k: int) -> str:
     if isinstance(v, Device):
         base = f"dev_{v.type}"
     base = base.strip("_")
-    if not base.isidentifier() or base in ns or base in ("float", "L") or re.fullmatch(r"[vbc]\d+", base):
+    if not base.isidentifier() or base in ns or base in ("float", "bool", "L") or re.fullmatch(r"[vbc]\d+", base):
         return f"{base or 'c'}{k}" if base.isidentifier() else f"c{k}"
     return base
 
@@ -202,6 +252,7 @@ def _compile(cap: Capture, result: Any, ns: dict[str, Any], buffers: list[Any], 
     ret = out(result)
 
     _skip_expands(cap)
+    _share_repeats(cap, needed)
 
     # Dead code: keep guards and what the outputs need.
     live = set(needed)
@@ -232,6 +283,10 @@ def _compile(cap: Capture, result: Any, ns: dict[str, Any], buffers: list[Any], 
             return f"_w(v{it[1]}, {const(it[2])})"
         if tag == "s":
             return "[" + ", ".join(item(x) for x in it[1]) + "]"
+        if tag == "m":
+            return f"v{it[1]}.astype(bool)"
+        if tag == "t":
+            return "(" + ", ".join(item(x) for x in it[1]) + ",)"
         return const(it[1])
 
     lines = ["def run(L):"]

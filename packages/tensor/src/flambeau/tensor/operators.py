@@ -118,6 +118,11 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
             key = (key, Ellipsis)  # a 0-d view rather than numpy's scalar copy
         elif c is not slice:
             key = normalize_key(key, self._d)
+            if _handlers and self.__class__ not in _handlers:
+                for k in key:  # a traced index tensor (autograd's recording) into a plain tensor
+                    h = _handlers.get(k.__class__)
+                    if h is not None:
+                        return h(OPS["getitem"], (self, key), None, None)
         return getitem(self, key)
 
     from .optable import _handlers, call, notify_write, write_watchers

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, DTypeError, IndexError, ShapeError
-from ..optable import Op, declare
+from ..optable import Op, _handlers, declare
 from .shape import _dim
 
 
@@ -25,6 +25,9 @@ def normalize_key(key: Any, dev: Any) -> Any:
         if isinstance(k, Tensor):
             if k._d is not dev:
                 raise ArgumentError(f"index: the index tensor is on '{k._d}', the indexed tensor on '{dev}'")
+            if k.__class__ in _handlers:  # a traced index (autograd's recording): its handler reads it
+                out.append(k)
+                continue
             a = k._a
             if a.dtype == np.uint8:
                 a = a.astype(bool)
