@@ -20,7 +20,7 @@ def normalize_key(key: Any, dev: Any) -> Any:
     from ..tensor import Tensor
 
     items = key if isinstance(key, tuple) else (key,)
-    out = []
+    out: list[Any] = []
     for k in items:
         if isinstance(k, Tensor):
             if k._d is not dev:
