@@ -362,3 +362,11 @@ def test_mask_indices_guard_their_count_and_are_read_on_replay() -> None:
     for m in masks:
         _same(fast(x, ft.ByteTensor(m)), plain(x, ft.ByteTensor(m)))
     assert (fast.recordings, fast.replays) == (2, 2)  # a new count of ones records again
+
+
+def test_bad_values_on_replay_raise_the_plain_error() -> None:
+    fast = grad(lambda w, idx: w[idx].sum(), optimize=True)
+    assert fast(_t(1.0, 2.0, 3.0), ft.LongTensor([0, 2]))[0].tolist() == [1.0, 0.0, 1.0]
+    with pytest.raises(IndexError) as caught:
+        fast(_t(1.0, 2.0, 3.0), ft.LongTensor([0, 7]))
+    assert isinstance(caught.value, ft.FlambeauError)  # the op table's error, not numpy's

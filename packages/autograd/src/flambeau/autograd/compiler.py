@@ -175,6 +175,8 @@ class Optimized:
                     res = prog.run(leaves)
                 except RetraceSignal:
                     continue
+                except Exception:  # bad values (an index out of range): the plain call says it as usual
+                    return self.fn(*args, **kwargs)
                 finally:
                     if prog.buffers:
                         prog.lock.release()
@@ -235,7 +237,12 @@ class Optimized:
         value = _concrete(result, cap, {id(s): t for s, t in zip(cap.inputs, leaves, strict=True)})
         if reason is not None:
             return self._give_up(k, reason, args, kwargs, (value,))
-        prog = Program(cap, result, self.name, self.stable_buffers)
+        try:
+            prog = Program(cap, result, self.name, self.stable_buffers)
+        except Exception as e:  # a recording this compiler cannot turn into code: keep the plain path
+            return self._give_up(
+                k, f"its recording could not be compiled ({type(e).__name__}: {e})", args, kwargs, (value,)
+            )
         entry = self.programs.setdefault(k, [])
         assert isinstance(entry, list)
         entry.append(prog)
