@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from same import assert_same
 
 import flambeau.tensor as ft
 from flambeau.autograd import detach, grad, optimize
@@ -20,22 +21,6 @@ from flambeau.autograd import detach, grad, optimize
 
 def _t(*values: float) -> ft.Tensor:
     return ft.Tensor(list(values))
-
-
-def _same(a: Any, b: Any) -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            _same(a[k], b[k])
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _same(x, y)
-    elif isinstance(a, ft.Tensor):
-        assert a.size() == b.size() and a.dtype == b.dtype
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-13, atol=1e-13)
-    else:
-        assert a == pytest.approx(b)
 
 
 def _mlp(params: dict[str, Any], x: Any, y: Any) -> Any:
@@ -60,7 +45,7 @@ def _mlp_args(seed: int, batch: int = 4) -> tuple[Any, ...]:
 def test_replays_equal_plain_mode_on_new_values_and_record_once() -> None:
     fast, plain = grad(_mlp, optimize=True), grad(_mlp)
     for seed in range(4):
-        _same(fast(*_mlp_args(seed)), plain(*_mlp_args(seed)))
+        assert_same(fast(*_mlp_args(seed)), plain(*_mlp_args(seed)))
     assert (fast.recordings, fast.replays) == (1, 3)
     (prog,) = next(iter(fast.programs.values()))
     assert "def run(L):" in prog.source and "tanh" in prog.source
@@ -97,7 +82,7 @@ def test_a_branch_on_a_tensor_value_is_a_guard_and_each_path_replays() -> None:
     fast, plain = grad(f, optimize=True), grad(f)
     calls = [_t(1.0, 2.0), _t(-1.0, -2.0), _t(3.0, 1.0), _t(-3.0, 0.5)]
     for x in calls:
-        _same(fast(x), plain(x))
+        assert_same(fast(x), plain(x))
     assert (fast.recordings, fast.replays) == (2, 2)
     assert len(next(iter(fast.programs.values()))) == 2  # one program per path
 
@@ -113,7 +98,7 @@ def test_item_and_int_reads_are_guarded() -> None:
     x = _t(1.5, 2.0)
     for k in (2, 2, 3, 2, 3):
         n = ft.LongTensor([k])
-        _same(fast(x, n), plain(x, n))
+        assert_same(fast(x, n), plain(x, n))
     assert (fast.recordings, fast.replays) == (2, 3)
 
 
@@ -173,7 +158,7 @@ def test_nested_arguments_kwargs_and_argnum_tuples() -> None:
         for k in range(3):
             p = {"w": [_t(1.0 + k, 2.0), _t(3.0, 4.0 - k)]}
             q = Pair(_t(0.5, k), _t(0.25, 1.5))
-            _same(fast(p, q, bias=_t(k, 1.0)), plain(p, q, bias=_t(k, 1.0)))
+            assert_same(fast(p, q, bias=_t(k, 1.0)), plain(p, q, bias=_t(k, 1.0)))
         assert fast.recordings == 1
 
 
@@ -274,7 +259,7 @@ def test_temporary_buffers_written_inside_the_function_are_fine() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for x in (_t(1.0, 2.0), _t(-0.5, 0.25)):
-            _same(fast(x), plain(x))
+            assert_same(fast(x), plain(x))
     assert fast.replays == 1
 
 
@@ -341,7 +326,7 @@ def test_index_tensors_among_the_arguments_are_read_on_every_replay() -> None:
     w, x = ft.from_numpy(rng.standard_normal((5, 3))), ft.from_numpy(rng.standard_normal((4, 5)))
     for _ in range(4):
         labels = ft.from_numpy(rng.integers(0, 3, 4))
-        _same(fast(w, x, labels), plain(w, x, labels))
+        assert_same(fast(w, x, labels), plain(w, x, labels))
     assert (fast.recordings, fast.replays) == (1, 3)
 
     table = ft.from_numpy(rng.standard_normal((6, 2)))  # a closure tensor indexed by an argument
@@ -360,7 +345,7 @@ def test_mask_indices_guard_their_count_and_are_read_on_replay() -> None:
     x = _t(1.0, 2.0, 3.0, 4.0)
     masks = [[1, 0, 1, 0], [0, 1, 0, 1], [1, 1, 1, 0], [0, 0, 1, 1]]
     for m in masks:
-        _same(fast(x, ft.ByteTensor(m)), plain(x, ft.ByteTensor(m)))
+        assert_same(fast(x, ft.ByteTensor(m)), plain(x, ft.ByteTensor(m)))
     assert (fast.recordings, fast.replays) == (2, 2)  # a new count of ones records again
 
 

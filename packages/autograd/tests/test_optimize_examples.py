@@ -11,26 +11,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import pytest
+from same import assert_same
 
 import flambeau.tensor as ft
 from flambeau.autograd import defvjp, grad, loss, undefvjp, util
-
-
-def _same(a: Any, b: Any) -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            _same(a[k], b[k])
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _same(x, y)
-    elif isinstance(a, ft.Tensor):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
-    else:
-        assert a == pytest.approx(b, rel=1e-12)
 
 
 def _agree(f: Callable[..., Any], calls: list[tuple[Any, ...]], argnum: Any = 0) -> Any:
@@ -38,7 +22,7 @@ def _agree(f: Callable[..., Any], calls: list[tuple[Any, ...]], argnum: Any = 0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no fallback
         for args in calls:
-            _same(fast(*args), plain(*args))
+            assert_same(fast(*args), plain(*args))
     return fast
 
 
@@ -117,7 +101,7 @@ def test_mlp_training_follows_the_same_trajectory() -> None:
     for _ in range(30):
         d_fast, v_fast = fast(p_fast, x, y)
         d_plain, v_plain = plain(p_plain, x, y)
-        _same((d_fast, v_fast), (d_plain, v_plain))
+        assert_same((d_fast, v_fast), (d_plain, v_plain))
         p_fast = {k: p - 0.05 * d_fast[k] for k, p in p_fast.items()}
         p_plain = {k: p - 0.05 * d_plain[k] for k, p in p_plain.items()}
     assert (fast.recordings, fast.replays) == (1, 29)

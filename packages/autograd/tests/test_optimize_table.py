@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from same import assert_same
 from test_rules import CASES, _function, _tensor
 
 import flambeau.tensor as ft
@@ -41,18 +42,6 @@ def _perturbed(v: Any, rng: np.random.Generator) -> Any:
     if isinstance(v, list):
         return [_perturbed(x, rng) for x in v]
     return v
-
-
-def _close(a: Any, b: Any) -> None:
-    if isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _close(x, y)
-    elif isinstance(a, ft.Tensor):
-        assert a.size() == b.size() and a.dtype == b.dtype
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
-    else:
-        assert a == pytest.approx(b, rel=1e-12, abs=1e-12)
 
 
 def _params() -> list[Any]:
@@ -94,9 +83,9 @@ def test_optimized_gradient_equals_plain(name: str, case: Any) -> None:
     fast = optimize(grad(loss))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a fallback fails the test
-        _close(fast(ws, args), plain(ws, args))
+        assert_same(fast(ws, args), plain(ws, args))
         ws2 = _perturbed(ws, np.random.default_rng(3))
-        _close(fast(ws2, args), plain(ws2, args))
+        assert_same(fast(ws2, args), plain(ws2, args))
     layout_changed = any(a.is_contiguous() != b.is_contiguous() for a, b in zip(_flat(ws), _flat(ws2), strict=True))
     assert (fast.recordings, fast.replays) == ((2, 0) if layout_changed else (1, 1)), fast.fallbacks
 

@@ -29,7 +29,6 @@ from .tracer import Box
 
 _new = object.__new__
 _captures: list[Capture] = []
-_POSITIONAL = (0, 1)  # inspect.Parameter.POSITIONAL_ONLY, POSITIONAL_OR_KEYWORD
 
 
 class UncompilableError(Exception):
@@ -89,10 +88,14 @@ class Capture:
 
 
 class Ins:
-    """One instruction: ``outs = fn(*args, **kw)`` (kind ``op``/``call``) or a guard on its value.
+    """One instruction: ``outs = fn(*args, **kw)``, or a guard that ``fn(*args)`` still gives ``expect``.
 
-    Arguments are items: ``("v", var id)``, ``("f", var id, dtype)`` (cast first), ``("c", constant)``
-    or ``("s", [items])`` (a list). ``fix`` says per output how to finish the raw result.
+    Kinds: ``op`` (a backend forward on arrays), ``call`` (a Tensor method on wrapped arrays),
+    ``reshape`` (a view that is a plain reshape), ``guard``. Arguments are items: ``("v", var)``,
+    ``("f", var, dtype)`` (cast first), ``("w", var, device)`` (wrapped as a Tensor), ``("m", var)``
+    (a mask, as booleans), ``("c", constant)``, ``("s", [items])`` (a list) and ``("t", [items])``
+    (an index key). ``fix`` says per output how to finish the raw result (``a``: it came back as a
+    scalar; ``b``: booleans, seen as a ByteTensor's bytes).
     """
 
     __slots__ = ("kind", "outs", "fn", "args", "kw", "fix", "expect", "consts", "unpack", "xp", "op")
@@ -163,7 +166,7 @@ class Sym(Tensor):
         plain = _plain(self)
         value = method(plain, *args)
         if cap is not None and self._g.const is None:
-            ins = Ins("guard", (), method, [("w", self._g.id, self._d), *(("c", a) for a in args)], {})
+            ins = Ins("guard", (), method, [_wrapped(self), *(_wrapped(a) for a in args)], {})
             ins.expect = value
             cap.code.append(ins)
         return value
@@ -277,15 +280,20 @@ def _method(self: Sym, fn: Callable[..., Any], *args: Any) -> Any:
         raise cap.fail(f"{getattr(fn, '__name__', fn)} of a recorded tensor with a traced argument")
     if self._g.const is not None and not any(isinstance(a, Tensor) and not _is_const(a) for a in args):
         return cap.sym(res._a, res._d, const=True)  # folded: fixed by the signature
-    items: list[Any] = [("w", self._g.id, self._d)]
-    for a in args:
-        items.append(("w", a._g.id, a._d) if isinstance(a, Sym) else ("c", a))
+    items = [_wrapped(self), *(_wrapped(a) for a in args)]
     out = cap.sym(res._a, res._d)
     if res._a is self._a or res._d.xp.may_share_memory(res._a, self._a):
         out._g.aliased = self._g.aliased = True
     ins = Ins("call", (out._g.id,), fn, items, {})
     cap.code.append(ins)
     return out
+
+
+def _wrapped(x: Any) -> tuple[Any, ...]:
+    """The item for an argument of a Tensor method: a live symbol's variable, else a constant."""
+    if x.__class__ is Sym and x._g.const is None and x._g.cap.active:
+        return ("w", x._g.id, x._d)
+    return ("c", _plain(x) if isinstance(x, Tensor) else x)
 
 
 def _is_const(x: Any) -> bool:

@@ -22,6 +22,7 @@ from flambeau.tensor.errors import ArgumentError
 from . import tracer
 from .errors import TracedValueError
 from .tracer import Box, Node, Trace, backward, leaf, record
+from .tree import tree_map
 
 
 class _Slot:
@@ -50,15 +51,7 @@ def _flatten(x: Any, label: str, leaves: list[Any], labels: list[str]) -> Any:
 
 def _fill(t: Any, vals: list[Any]) -> Any:
     """The structure ``t`` with its slots filled from ``vals``."""
-    if t.__class__ is _Slot:
-        return vals[t.i]
-    if isinstance(t, dict):
-        return type(t)((k, _fill(v, vals)) for k, v in t.items())
-    if isinstance(t, tuple) and hasattr(t, "_fields"):
-        return type(t)(*(_fill(v, vals) for v in t))
-    if isinstance(t, (list, tuple)):
-        return type(t)(_fill(v, vals) for v in t)
-    return t
+    return tree_map(lambda v: vals[v.i] if v.__class__ is _Slot else v, t)
 
 
 def _strip_stale(v: Any) -> Any:

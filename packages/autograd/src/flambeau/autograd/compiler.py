@@ -50,6 +50,7 @@ from flambeau.tensor.registry import current_device
 from . import registry, tracer
 from .capture import Capture, RetraceSignal, Sym, UncompilableError, _captures, _FloatOut, _plain, _stale
 from .program import Program
+from .tree import tree_map
 
 _dflt = ft.dtypes._default  # [the default float dtype]
 _version = registry.VERSION
@@ -97,17 +98,15 @@ def _walk(x: Any, key: list[Any], leaves: list[Any]) -> None:
 
 def _symbolize(x: Any, cap: Capture) -> Any:
     """``x`` with each tensor (in :func:`_walk`'s order) replaced by an input symbol."""
-    if x.__class__ is Tensor:
-        s = cap.sym(x._a, x._d, input=True)
+
+    def sym(v: Any) -> Any:
+        if v.__class__ is not Tensor:
+            return v
+        s = cap.sym(v._a, v._d, input=True)
         cap.inputs.append(s)
         return s
-    if isinstance(x, dict):
-        return type(x)((k, _symbolize(v, cap)) for k, v in x.items())
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_symbolize(v, cap) for v in x))
-    if isinstance(x, (list, tuple)):
-        return type(x)(_symbolize(v, cap) for v in x)
-    return x
+
+    return tree_map(sym, x)
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +233,7 @@ class Optimized:
         if cap.failed is not None:  # the run stopped (or went on past a refusal): run it again, plainly
             return self._give_up(k, cap.failed, args, kwargs)
         reason = self._unsafe(cap, result)
-        value = _concrete(result, cap, {id(s): t for s, t in zip(cap.inputs, leaves, strict=True)})
+        value = _concrete(result, {id(s): t for s, t in zip(cap.inputs, leaves, strict=True)})
         if reason is not None:
             return self._give_up(k, reason, args, kwargs, (value,))
         try:
@@ -287,19 +286,15 @@ def _ids(x: Any, found: set[int]) -> None:
             _ids(v, found)
 
 
-def _concrete(x: Any, cap: Capture, leaves: dict[int, Any]) -> Any:
+def _concrete(x: Any, leaves: dict[int, Any]) -> Any:
     """The recording run's result as plain values (an argument returned is the caller's own tensor)."""
-    if x.__class__ is Sym:
-        return leaves[id(x)] if x._g.input else _plain(x)
-    if x.__class__ is _FloatOut:
-        return float(Tensor.item(x.sym))
-    if isinstance(x, dict):
-        return type(x)((k, _concrete(v, cap, leaves)) for k, v in x.items())
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_concrete(v, cap, leaves) for v in x))
-    if isinstance(x, (list, tuple)):
-        return type(x)(_concrete(v, cap, leaves) for v in x)
-    return x
+
+    def plain(v: Any) -> Any:
+        if v.__class__ is Sym:
+            return leaves[id(v)] if v._g.input else _plain(v)
+        return float(Tensor.item(v.sym)) if v.__class__ is _FloatOut else v
+
+    return tree_map(plain, x)
 
 
 def optimize(fn: Callable[..., Any], stable_buffers: bool = False) -> Optimized:

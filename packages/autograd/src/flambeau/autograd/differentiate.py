@@ -19,30 +19,27 @@ from flambeau.tensor.errors import ArgumentError
 
 from .errors import NonScalarOutputError
 from .tracer import Box, Node, Trace, backward, ensure_loaded, float_of, leaf, value_of
+from .tree import tree_map
 
 Argnum = int | Sequence[int]
 
 
 def _box_tree(x: Any, trace: Trace, leaves: list[tuple[Node, Any]]) -> Any:
     """``x`` with every differentiable leaf boxed; ``leaves`` gets (node, original) per boxed leaf."""
-    if isinstance(x, Tensor):
-        if x._a.dtype.kind in "fc":
-            b = leaf(trace, x)
-            leaves.append((b._g, x))
-            return b
-        return x
-    if isinstance(x, float):
-        t = ft.tensor(x)
-        b = leaf(trace, t)
-        leaves.append((b._g, x))
+
+    def box(v: Any) -> Any:
+        if isinstance(v, Tensor):
+            if v._a.dtype.kind not in "fc":
+                return v
+            b = leaf(trace, v)
+        elif isinstance(v, float):
+            b = leaf(trace, ft.tensor(v))
+        else:
+            return v
+        leaves.append((b._g, v))
         return b
-    if isinstance(x, dict):
-        return type(x)((k, _box_tree(v, trace, leaves)) for k, v in x.items())
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_box_tree(v, trace, leaves) for v in x))
-    if isinstance(x, (list, tuple)):
-        return type(x)(_box_tree(v, trace, leaves) for v in x)
-    return x
+
+    return tree_map(box, x)
 
 
 def _grad_tree(x: Any, nodes: Any) -> Any:
@@ -50,40 +47,24 @@ def _grad_tree(x: Any, nodes: Any) -> Any:
 
     ``nodes`` yields the leaf nodes in the order :func:`_box_tree` made them (the same walk).
     """
-    if isinstance(x, Tensor):
-        if x._a.dtype.kind not in "fc":
-            return ft.zeros_like(x)
-        g = next(nodes).g
-        return ft.zeros_like(x) if g is None else g
-    if isinstance(x, float):
-        g = next(nodes).g
-        if g is None:
-            return 0.0
-        return float_of(g)
-    if isinstance(x, bool):
-        return False
-    if isinstance(x, int):
-        return 0
-    if isinstance(x, dict):
-        return type(x)((k, _grad_tree(v, nodes)) for k, v in x.items())
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_grad_tree(v, nodes) for v in x))
-    if isinstance(x, (list, tuple)):
-        return type(x)(_grad_tree(v, nodes) for v in x)
-    return None
+
+    def gradient(v: Any) -> Any:
+        if isinstance(v, Tensor):
+            g = next(nodes).g if v._a.dtype.kind in "fc" else None
+            return ft.zeros_like(v) if g is None else g
+        if isinstance(v, float):
+            g = next(nodes).g
+            return 0.0 if g is None else float_of(g)
+        if isinstance(v, bool):
+            return False
+        return 0 if isinstance(v, int) else None
+
+    return tree_map(gradient, x)
 
 
 def _unbox_tree(x: Any, trace: Trace) -> Any:
     """Outputs with this trace's boxes replaced by their values."""
-    if x.__class__ is Box:
-        return value_of(x, trace)
-    if isinstance(x, dict):
-        return type(x)((k, _unbox_tree(v, trace)) for k, v in x.items())
-    if isinstance(x, tuple) and hasattr(x, "_fields"):
-        return type(x)(*(_unbox_tree(v, trace) for v in x))
-    if isinstance(x, (list, tuple)):
-        return type(x)(_unbox_tree(v, trace) for v in x)
-    return x
+    return tree_map(lambda v: value_of(v, trace) if v.__class__ is Box else v, x)
 
 
 def _describe(x: Any) -> str:

@@ -1,9 +1,10 @@
 """From a recording to a program: Python source of backend calls on arrays, compiled once.
 
-:func:`compile_program` removes dead code and ``expand``s that element-wise ops make needless,
-frees every value after its last use, gives large results of ``out=``-capable backend functions
-buffers reused from call to call (values whose lifetimes do not overlap share one), and writes
-the function ``run(leaves)`` that returns the recorded function's result for new tensor values.
+A :class:`Program` is built from a finished :class:`~.capture.Capture`: the ``expand``s that
+element-wise ops make needless go, repeated computations are shared, dead code is removed, every
+value is freed after its last use, large results of ``out=``-capable backend functions get buffers
+reused from call to call (values whose lifetimes do not overlap share one), and the function
+``run(leaves)`` is written that returns the recorded function's result for new tensor values.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from .capture import Capture, Ins, RetraceSignal, Sym, _FloatOut, _new
 # from a cache faster than a call passes ``out=``; large ones cost page faults every time.
 BUFFER_MIN = 1 << 12
 
-# --------------------------------------------------------------------------------------------
-# From a recording to a program.
-
 
 class Program:
     """A compiled recording: ``run(leaves)`` returns the function's result for new tensor values."""
@@ -39,7 +37,6 @@ class Program:
         self.lock = threading.Lock()  # buffers make a program non-reentrant: one thread at a time
         exec(compile(self.source, f"<flambeau program {source_name}>", "exec"), self.ns)
         self.run: Callable[[list[Any]], Any] = self.ns["run"]
-        self.ops = sum(1 for line in self.source.splitlines() if line.startswith("    v") and "=" in line)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -231,6 +228,8 @@ def _compile(cap: Capture, result: Any, ns: dict[str, Any], buffers: list[Any], 
                 return f"L[{input_pos[vid]}]"
             needed.add(vid)
             return f"_w(v{vid}, {const(x._d)})"
+        if x.__class__ is _FloatOut and x.sym._g.const is not None:
+            return repr(float(x.sym._g.const))
         if x.__class__ is _FloatOut:
             needed.add(x.sym._g.id)
             return f"float(v{x.sym._g.id})"

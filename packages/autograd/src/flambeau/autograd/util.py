@@ -29,6 +29,8 @@ from flambeau.tensor import Tensor, errors
 from flambeau.tensor.dtypes import TensorType
 from flambeau.tensor.errors import ArgumentError
 
+from .tree import tree_map
+
 __all__ = [
     "cast",
     "cat",
@@ -374,17 +376,6 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Tensor:
 # Parameter trees.
 
 
-def _map_tree(fn: Callable[[Any], Any], tree: Any) -> Any:
-    """``tree`` with ``fn`` applied to every leaf; dicts, lists, tuples and namedtuples are rebuilt."""
-    if isinstance(tree, dict):
-        return type(tree)((k, _map_tree(fn, v)) for k, v in tree.items())
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return type(tree)(*(_map_tree(fn, v) for v in tree))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_map_tree(fn, v) for v in tree)
-    return fn(tree)
-
-
 _DTYPE_ALIASES = {"float": ft.float32, "double": ft.float64, "half": ft.float16}
 
 
@@ -469,7 +460,7 @@ def cast(tree: Any, type: Any, *, floating_only: bool = True) -> Any:  # noqa: A
             return v
         return floating(v) if (v.dtype.kind in "fc" or not floating_only) else other(v)
 
-    return _map_tree(convert, tree)
+    return tree_map(convert, tree)
 
 
 def _sorted_keys(d: dict[Any, Any]) -> list[Any]:
