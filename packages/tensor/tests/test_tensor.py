@@ -416,3 +416,14 @@ def test_bit_operators() -> None:
     assert x.tolist() == [1, 7]
     with pytest.raises(ft.DTypeError, match="bitnot: argument 'input' must be an integer tensor"):
         ~ft.zeros(2)
+
+
+def test_expanded_views_are_read_only_and_writes_say_so() -> None:
+    base = ft.tensor([[1.0], [2.0]])
+    e = base.expand(2, 3)
+    base[1, 0] = 5.0
+    assert e.tolist() == [[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]]  # a view: it sees writes into its base
+    for write in (lambda: e.__setitem__((0, 0), 9.0), lambda: e.fill_(9.0), lambda: e.add_(1.0)):
+        with pytest.raises(ft.ArgumentError, match="read-only"):
+            write()
+    assert e.tolist() == [[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]]

@@ -146,6 +146,11 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
         elif not isinstance(value, _OPERAND):
             raise ArgumentError(f"setitem: the value must be a Tensor or a number, got {type(value).__name__}")
         k = normalize_key(key, self._d)
+        if getattr(self._a, "flags", None) is not None and not self._a.flags.writeable:
+            raise ArgumentError(
+                f"setitem: this tensor (size {self.size()}) is read-only, as expanded views are (their elements"
+                " repeat); write into the tensor it came from"
+            )
         try:
             self._a[k] = value
         except Exception as e:  # numpy checks shapes before it writes: the target is unchanged

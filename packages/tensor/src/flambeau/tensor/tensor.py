@@ -442,6 +442,8 @@ class Tensor:
             value = value.item()
         if write_watchers:
             notify_write(self, "fill_")
+        if getattr(self._a, "flags", None) is not None and not self._a.flags.writeable:
+            raise ArgumentError(f"fill_: this tensor (size {self.size()}) is read-only (an expanded view?)")
         try:
             self._a[...] = value
         except (TypeError, ValueError, OverflowError) as e:
