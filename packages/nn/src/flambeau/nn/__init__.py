@@ -24,6 +24,7 @@ from .criteria import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .module import Module
 from .normalization import *  # noqa: F403
+from .resample import *  # noqa: F403
 from .simple import *  # noqa: F403
 from .spatial import *  # noqa: F403
 from .table import *  # noqa: F403

@@ -57,7 +57,8 @@ class Container(Module):
         try:
             return fn(*args)
         except Exception as e:
-            raise located(e, f"({i}) {self.modules[i]!r}") from None
+            name = repr(self.modules[i]).split("\n", 1)[0].removesuffix(" {")  # a container: its first line
+            raise located(e, f"({i}) {name}") from None
 
     def parameters(self) -> tuple[list[Tensor], list[Tensor]]:
         params: list[Tensor] = []

@@ -6,7 +6,8 @@ from typing import Any
 
 import flambeau.tensor as ft
 
-from .module import _register, convert_tensors
+from .errors import located
+from .module import _register, convert_tensors, device_in
 
 
 class Criterion:
@@ -45,10 +46,16 @@ class Criterion:
         return self.grad_input
 
     def forward(self, input: Any, target: Any) -> float:
-        return self.update_output(input, target)
+        try:
+            return self.update_output(input, target)
+        except Exception as e:  # the message names the criterion, as containers name modules
+            raise located(e, repr(self)) from None
 
     def backward(self, input: Any, target: Any) -> Any:
-        return self.update_grad_input(input, target)
+        try:
+            return self.update_grad_input(input, target)
+        except Exception as e:
+            raise located(e, repr(self)) from None
 
     def __call__(self, input: Any, target: Any) -> tuple[float, Any]:
         return self.forward(input, target), self.backward(input, target)
@@ -59,7 +66,7 @@ class Criterion:
     def type(self, dtype: Any = None, device: Any = None) -> Any:
         if dtype is None and device is None:
             return self.grad_input.type() if isinstance(self.grad_input, ft.Tensor) else ft.Tensor().type()
-        convert_tensors(self, dtype, device)
+        convert_tensors(self, dtype, device if device is not None else device_in(dtype))
         return self
 
     def float(self) -> Criterion:

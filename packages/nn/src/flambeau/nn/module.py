@@ -98,17 +98,18 @@ class Module:
     def acc_update_grad_parameters(self, input: Any, grad_output: Any, lr: float) -> None:
         """Update the parameters in place by ``-lr * dL/dparam`` without touching the gradient buffers.
 
-        As Torch does it: each gradient field is pointed at its parameter for the duration of one
-        ``acc_grad_parameters(input, grad_output, -lr)``.
+        As Torch does it: each gradient tensor is pointed at its parameter's memory for the duration
+        of one ``acc_grad_parameters(input, grad_output, -lr)``, then pointed back.
         """
-        saved = {}
-        for p, g in self._parameter_fields():
-            saved[g] = self.__dict__[g]
-            self.__dict__[g] = self.__dict__[p]
+        params, grads = self.parameters()
+        saved = [ft.Tensor().set_(g) for g in grads]
+        for p, g in zip(params, grads, strict=True):
+            g.set_(p)
         try:
             self.acc_grad_parameters(input, grad_output, -lr)
         finally:
-            self.__dict__.update(saved)
+            for g, back in zip(grads, saved, strict=True):
+                g.set_(back)
 
     def backward_update(self, input: Any, grad_output: Any, lr: float) -> Any:
         """``update_grad_input`` then ``acc_update_grad_parameters``; returns ``self.grad_input``."""
@@ -186,8 +187,7 @@ class Module:
         """A deep copy (through serialization); with names, those fields are shared with the original."""
         copy = ft.deserialize(ft.serialize(self))
         if names:
-            for mine, theirs in zip(copy.list_modules(), self.list_modules(), strict=True):
-                mine.share(theirs, *names)
+            copy.share(self, *names)  # a container shares child by child
         return copy
 
     def type(self, dtype: Any = None, device: Any = None) -> Any:
@@ -203,6 +203,8 @@ class Module:
                 for p in m.parameters()[0]:
                     return p.type()
             return self.output.type() if isinstance(self.output, Tensor) else ft.Tensor().type()
+        if device is None:
+            device = device_in(dtype)
         convert_tensors(self, dtype, device)
         return self
 
@@ -268,15 +270,23 @@ class Module:
         return found, parents
 
     def clear_state(self) -> Module:
-        """Empty ``output``, ``grad_input`` and every buffer of this module and its children; returns self."""
-        for m in self.list_modules():
-            for name, v in list(m.__dict__.items()):
-                if name in m._kept_fields():
-                    continue
-                if isinstance(v, Tensor):
-                    v.set_()
-                elif isinstance(v, list) and name in ("output", "grad_input"):
-                    m.__dict__[name] = []
+        """Empty ``output``, ``grad_input`` and every buffer of this module and its children; returns self.
+
+        Parameters and their gradients (whatever ``parameters()`` returns) and the fields a class
+        names in ``STATE`` are kept. Children clear themselves (a class may override this).
+        """
+        children = self.children()
+        params, grads = self.parameters() if not children else ([], [])
+        kept = {id(t) for t in params + grads}
+        for name, v in list(self.__dict__.items()):
+            if name in self._kept_fields() or id(v) in kept:
+                continue
+            if isinstance(v, Tensor):
+                v.set_()
+            elif isinstance(v, list) and name in ("output", "grad_input"):
+                self.__dict__[name] = []
+        for c in children:
+            c.clear_state()
         return self
 
     def _kept_fields(self) -> set[str]:
@@ -394,7 +404,7 @@ def convert_tensors(root: Any, dtype: Any, device: Any) -> None:
     tensors: list[Tensor] = []
     _tensors_in(root, tensors, set())
     converted: dict[tuple[Any, ...], Tensor] = {}
-    target_dt = _dtype_of(dtype)
+    target_dt = dtype_of(dtype)
     for t in tensors:
         dt = target_dt
         if dt is None or t._a.dtype.kind not in "fc":  # index tensors (LookupTable's, pooling's) keep their type
@@ -418,7 +428,20 @@ _TYPE_NAMES = {
 }
 
 
-def _dtype_of(dtype: Any) -> Any:
+def device_in(name: Any) -> Any:
+    """The device a type name carries, as ``Tensor.type`` reads it, or None (``'flambeau.boxed.DoubleTensor'``
+    is on ``'boxed'``, ``'torch.CudaTensor'`` / ``'flambeau.CudaTensor'`` on cuda, other names say nothing)."""
+    if not isinstance(name, str):
+        return None
+    parts = name.split(".")
+    if parts[0] in ("flambeau", "torch") and len(parts) == 3:
+        return parts[1]
+    if parts[-1].startswith("Cuda"):
+        return "cuda"
+    return "cpu" if parts[0] == "flambeau" else None
+
+
+def dtype_of(dtype: Any) -> Any:
     """A numpy dtype from a dtype or a type name (``'torch.FloatTensor'``, ``'flambeau.DoubleTensor'``)."""
     if dtype is None:
         return None
