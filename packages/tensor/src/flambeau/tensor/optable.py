@@ -326,6 +326,26 @@ def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str =
     target._d.xp.copyto(a, r, casting="unsafe")
 
 
+def ufunc_inplace(op: Op, target: Any, fn: Any, args: tuple[Any, ...], bound: dict[str, Any]) -> Any:
+    """An in-place form as ``fn(*args, out=target's array)`` (ops with ``Op.ufunc``).
+
+    numpy and cupy check the output's shape and the casting before they write anything; when
+    they refuse, the general path runs instead, which raises the op table's usual error (the target
+    is left as it was either way).
+    """
+    a = target._a
+    if write_watchers:
+        notify_write(target, op.name + "_")
+    flags = getattr(a, "flags", None)
+    if flags is not None and flags.writeable:
+        try:
+            fn(*args, out=a)
+            return target
+        except Exception:
+            pass
+    return call(op, bound, None, target)
+
+
 def write_out(op: Op, out: Any, r: Any, dev: Device) -> Any:
     """Torch7's result-argument form: ``out`` is resized to the result and receives it."""
     if not isinstance(out, Tensor):
@@ -374,7 +394,7 @@ def _signature_text(op: Op, with_out: bool, drop_first: bool = False) -> str:
     return ", ".join(parts)
 
 
-def _fast_path(op: Op, ret: str) -> list[str]:
+def _fast_path(op: Op, ret: str, inplace: bool = False) -> list[str]:
     """Source of the fast path, or [] when the op does not qualify for one."""
     if (
         op.kind != "op"
@@ -420,6 +440,16 @@ def _fast_path(op: Op, ret: str) -> list[str]:
         for p in op.params
         if p.kind is not inspect.Parameter.KEYWORD_ONLY
     )
+    if inplace and op.ufunc and op.result == "tensor":
+        # In place through the backend function's out=: no temporary result and no second copy.
+        t0 = op.tensors[0]
+        kw_ok = "".join(
+            f" and {p.name} == {p.default!r}" for p in op.params if p.kind is inspect.Parameter.KEYWORD_ONLY
+        )
+        lines += [
+            f"    if _a_{t0}.__class__ is _d.array_type{kw_ok}:",
+            f"        return _inplace(_op, {t0}, _d.xp.{op.ufunc}, ({args},), {_bound_dict(op)})",
+        ]
     kwargs = ", ".join(f"{p.name}={p.name}" for p in op.params if p.kind is inspect.Parameter.KEYWORD_ONLY)
     call_args = ", ".join(x for x in (args, kwargs) if x)
     lines += [
@@ -463,7 +493,7 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
     src = [f"def {name}({sig}):"]
     if op.kind == "factory" and any(p.name == "size" for p in op.params):
         src.append("    size = _sizes(size, _op)")
-    fast = _fast_path(op, ret)
+    fast = _fast_path(op, ret, inplace=form == "inplace")
     if fast:
         src += fast
         if form == "inplace":
@@ -484,6 +514,7 @@ def generate(op: Op, form: str = "function") -> Callable[..., Any]:
         "_call": call,
         "_translate": translate,
         "_assign": assign,
+        "_inplace": ufunc_inplace,
         "_write_out": write_out,
         "_dflt": _dt._default,
         "_bool": np.dtype(np.bool_),
