@@ -17,8 +17,9 @@ time value + gradient of a scalar loss: numpy runs the forward pass and a hand-w
 pass (the floor), flambeau ``flambeau.autograd.grad(f)``, autograd ``autograd.value_and_grad(f)``
 and torch ``loss.backward()`` on ``requires_grad`` leaves. Their build checks every peer's loss
 and gradients against numpy's (``np.allclose``) and raises before timing a wrong one.
-``convnet_b32`` needs flambeau.nn: it is listed in ``PLANNED`` and reported as not yet
-available. This is a measurement, not a test: nothing here asserts a time.
+``convnet_b32`` times one SGD training step (forward, backward, update) of the talk's convnet
+with flambeau.nn, numpy by hand and torch.nn, in float32, after checking losses and gradients
+agree. This is a measurement, not a test: nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -105,9 +106,7 @@ class Workload:
 WORKLOADS: dict[str, Workload] = {}
 
 # Named by DESIGN section 9; each becomes a @workload once its flambeau packages exist.
-PLANNED = {
-    "convnet_b32": "3-layer 5x5 conv/tanh/max-pool net on 32x32 RGB, batch 32, loss + grads",
-}
+PLANNED: dict[str, str] = {}
 
 
 def workload(
@@ -429,6 +428,227 @@ def mlp_big(peers: dict[str, ModuleType]) -> list[Variant]:
 
 
 # --------------------------------------------------------------------------------------------
+# convnet_b32: one SGD training step (forward, backward, update) of the talk's convnet on a batch
+# of 32 RGB 32x32 images, float32 (the type convnets train in; torch's CPU default):
+#   conv 3->16 5x5, tanh, max-pool 2x2 /2, conv 16->256 5x5, tanh, max-pool 2x2 /2,
+#   conv 256->256 5x5 (the 5x5 map left becomes 256x1x1), reshape to 256, linear 256->10,
+#   log-softmax, class NLL (mean over the batch).
+# Every peer starts from the same weights; the build runs each step once and checks its loss and
+# gradients against the numpy baseline's (float32 tolerances) before anything is timed. No peer
+# computes the gradient with respect to the images (flambeau: Torch's ``grad_input = None``).
+# numpy's and flambeau's convolutions are OpenBLAS products, which follow OPENBLAS_CORETYPE (a
+# Haswell setting means AVX2 kernels, about half the AVX-512 speed); torch uses oneDNN's kernels.
+
+CONVNET_LR = 0.01
+CONVNET_SHAPES = {
+    "W1": (16, 3, 5, 5),
+    "b1": (16,),
+    "W2": (256, 16, 5, 5),
+    "b2": (256,),
+    "W3": (256, 256, 5, 5),
+    "b3": (256,),
+    "W4": (10, 256),
+    "b4": (10,),
+}
+
+
+def _np_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Valid 5x5 cross-correlation by im2col: every window of ``x`` (a strided view) times the weight.
+
+    Returns the output ``N x O x oh x ow`` and the columns ``(N oh ow) x (C kh kw)`` for the backward pass.
+    """
+    n, c = x.shape[:2]
+    o, _, kh, kw = w.shape
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))  # N x C x oh x ow x kh x kw
+    oh, ow = win.shape[2:4]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)  # im2col (a copy)
+    out = cols @ w.reshape(o, -1).T + b  # (N oh ow) x O
+    return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2), cols
+
+
+def _np_conv_back(
+    g: np.ndarray, cols: np.ndarray, w: np.ndarray, x_shape: tuple[int, ...], need_input: bool = True
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Gradients of :func:`_np_conv`: input (col2im: one add per kernel offset), weight and bias."""
+    n, o, oh, ow = g.shape
+    _, c, kh, kw = w.shape
+    g2 = g.transpose(0, 2, 3, 1).reshape(-1, o)  # (N oh ow) x O
+    gw = (g2.T @ cols).reshape(w.shape)
+    gb = g2.sum(0)
+    if not need_input:
+        return None, gw, gb
+    gcols = (g2 @ w.reshape(o, -1)).reshape(n, oh, ow, c, kh, kw)
+    gx = np.zeros(x_shape, dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i : i + oh, j : j + ow] += gcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+    return gx, gw, gb
+
+
+def _np_pool(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """2x2 max pooling, stride 2: the maximum over two axes of a reshape; the mask of maxima for backward."""
+    n, c, h, w = x.shape
+    blocks = x.reshape(n, c, h // 2, 2, w // 2, 2)
+    out = blocks.max(axis=(3, 5))
+    return out, blocks == out[:, :, :, None, :, None]
+
+
+def _np_pool_back(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    n, c, h2, _, w2, _ = mask.shape
+    return (mask * g[:, :, :, None, :, None]).reshape(n, c, 2 * h2, 2 * w2)
+
+
+def np_convnet_step(p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+    """One SGD step by hand in numpy: forward, hand-written backward, ``p -= lr * grad``; returns the
+    loss and the gradients (taken before the update)."""
+    a1, c1 = _np_conv(x, p["W1"], p["b1"])
+    h1 = np.tanh(a1)
+    q1, m1 = _np_pool(h1)
+    a2, c2 = _np_conv(q1, p["W2"], p["b2"])
+    h2 = np.tanh(a2)
+    q2, m2 = _np_pool(h2)
+    a3, c3 = _np_conv(q2, p["W3"], p["b3"])
+    f = a3.reshape(len(x), -1)
+    z = f @ p["W4"].T + p["b4"]
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    rows = np.arange(len(x))
+    loss = -(z[rows, y] - np.log(s[:, 0])).mean()
+    dz = e / s
+    dz[rows, y] -= 1.0
+    dz /= len(x)
+    g = {"W4": dz.T @ f, "b4": dz.sum(0)}
+    df = (dz @ p["W4"]).reshape(a3.shape)
+    dq2, g["W3"], g["b3"] = _np_conv_back(df, c3, p["W3"], q2.shape)
+    da2 = _np_pool_back(dq2, m2) * (1.0 - h2 * h2)
+    dq1, g["W2"], g["b2"] = _np_conv_back(da2, c2, p["W2"], q1.shape)
+    da1 = _np_pool_back(dq1, m1) * (1.0 - h1 * h1)
+    _, g["W1"], g["b1"] = _np_conv_back(da1, c1, p["W1"], x.shape, need_input=False)
+    for k, v in g.items():
+        p[k] -= CONVNET_LR * v
+    return loss, g
+
+
+def _check_convnet(peer: str, got: tuple[Any, Any], want: tuple[Any, dict[str, np.ndarray]]) -> None:
+    """Raise if ``peer``'s loss or a gradient differs from numpy's beyond float32 rounding."""
+    loss, g = _to_numpy(got)
+    if not np.allclose(loss, want[0], rtol=1e-4):
+        raise AssertionError(f"convnet_b32: {peer}'s loss {float(loss)!r} != numpy's {float(want[0])!r}")
+    for k, w in want[1].items():
+        if np.shape(g[k]) != w.shape or not np.allclose(g[k], w, rtol=1e-3, atol=1e-4 * np.abs(w).max()):
+            err = np.max(np.abs(g[k] - w)) if np.shape(g[k]) == w.shape else float("nan")
+            raise AssertionError(f"convnet_b32: {peer}'s gradient {k} differs from numpy's (max abs error {err:.3g})")
+
+
+def _flambeau_convnet(ft: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The net as a flambeau.nn Sequential with numpy's weights, and its step."""
+    nn = importlib.import_module("flambeau.nn")
+    model = nn.Sequential(
+        nn.SpatialConvolution(3, 16, 5, 5),
+        nn.Tanh(),
+        nn.SpatialMaxPooling(2, 2, 2, 2),
+        nn.SpatialConvolution(16, 256, 5, 5),
+        nn.Tanh(),
+        nn.SpatialMaxPooling(2, 2, 2, 2),
+        nn.SpatialConvolution(256, 256, 5, 5),
+        nn.Reshape(256),
+        nn.Linear(256, 10),
+        nn.LogSoftMax(),
+    ).float()
+    # Torch's idiom for a first layer: no gradient with respect to the images (numpy's and torch's
+    # steps do not compute it either)
+    model.get(0).grad_input = None
+    layers = {"1": model.get(0), "2": model.get(3), "3": model.get(6), "4": model.get(8)}
+    for i, m in layers.items():
+        m.weight.copy_(ft.from_numpy(p[f"W{i}"].copy()))
+        m.bias.copy_(ft.from_numpy(p[f"b{i}"].copy()))
+    crit = nn.ClassNLLCriterion()
+
+    def step(model: Any, x: Any, y: Any) -> tuple[Any, dict[str, Any]]:
+        model.zero_grad_parameters()
+        out = model.forward(x)
+        loss = crit.forward(out, y)
+        model.backward(x, crit.backward(out, y))
+        model.update_parameters(CONVNET_LR)
+        grads = {}
+        for i, m in layers.items():
+            grads[f"W{i}"], grads[f"b{i}"] = m.grad_weight, m.grad_bias
+        return loss, grads
+
+    return step, model
+
+
+def _torch_convnet(torch: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callable[..., Any], Any]:
+    """The same net in torch.nn (eager, CPU) with numpy's weights, and its step (manual SGD update)."""
+    tnn = torch.nn
+    model = tnn.Sequential(
+        tnn.Conv2d(3, 16, 5),
+        tnn.Tanh(),
+        tnn.MaxPool2d(2, 2),
+        tnn.Conv2d(16, 256, 5),
+        tnn.Tanh(),
+        tnn.MaxPool2d(2, 2),
+        tnn.Conv2d(256, 256, 5),
+        tnn.Flatten(),
+        tnn.Linear(256, 10),
+        tnn.LogSoftmax(dim=1),
+    )
+    layers = {"1": model[0], "2": model[3], "3": model[6], "4": model[8]}
+    with torch.no_grad():
+        for i, m in layers.items():
+            m.weight.copy_(torch.from_numpy(p[f"W{i}"]))
+            m.bias.copy_(torch.from_numpy(p[f"b{i}"]))
+    nll = torch.nn.functional.nll_loss
+
+    def step(model: Any, x: Any, y: Any) -> tuple[Any, dict[str, Any]]:
+        for q in model.parameters():
+            q.grad = None
+        loss = nll(model(x), y)
+        loss.backward()
+        with torch.no_grad():
+            for q in model.parameters():
+                q.sub_(q.grad, alpha=CONVNET_LR)
+        grads = {}
+        for i, m in layers.items():
+            grads[f"W{i}"], grads[f"b{i}"] = m.weight.grad, m.bias.grad
+        return loss, grads
+
+    return step, model
+
+
+@workload("convnet_b32", "talk's conv/tanh/max-pool net, 32x32 RGB, batch 32, float32: one SGD step", pause=True)
+def convnet_b32(peers: dict[str, ModuleType]) -> list[Variant]:
+    rng = np.random.default_rng(0)
+    p: dict[str, np.ndarray] = {}
+    for k, shape in CONVNET_SHAPES.items():  # Torch's init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        fan_in = int(np.prod(CONVNET_SHAPES["W" + k[1:]][1:]))
+        p[k] = rng.uniform(-1, 1, shape).astype(np.float32) / np.float32(np.sqrt(fan_in))
+    x = rng.standard_normal((32, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+
+    want = np_convnet_step({k: v.copy() for k, v in p.items()}, x, y)
+    vs = [Variant("numpy", "step(p, x, y)", {"step": np_convnet_step, "p": p, "x": x, "y": y}, baseline=True)]
+    nets: dict[str, tuple[Callable[..., Any], Any, tuple[Any, Any]]] = {}
+    if "flambeau" in peers:
+        ft = peers["flambeau"]
+        try:
+            step, model = _flambeau_convnet(ft, p)
+        except ImportError as e:  # flambeau.nn is not installed: no flambeau row
+            print(f"convnet_b32: skipping flambeau: {e}")
+        else:
+            nets["flambeau"] = (step, model, (ft.from_numpy(x.copy()), ft.from_numpy(y.astype(np.int64))))
+    if "torch" in peers:
+        torch = peers["torch"]
+        step, model = _torch_convnet(torch, p)
+        nets["torch"] = (step, model, (torch.from_numpy(x.copy()), torch.from_numpy(y.astype(np.int64))))
+    for peer, (step, model, (tx, ty)) in nets.items():
+        _check_convnet(peer, step(model, tx, ty), want)
+        vs.append(Variant(peer, "step(m, x, y)", {"step": step, "m": model, "x": tx, "y": ty}))
+    return vs
+
+
+# --------------------------------------------------------------------------------------------
 # Timing.
 
 
@@ -654,7 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += report(w, variants, results)
         if args.memory and w.grad:
             rows += peak_memory(w, variants)
-    if not args.only:
+    if not args.only and PLANNED:
         print("\nnot yet available: " + ", ".join(PLANNED) + " (needs flambeau.nn)")
     if args.json:
         with open(args.json, "w") as f:

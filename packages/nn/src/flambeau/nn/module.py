@@ -125,7 +125,7 @@ class Module:
     def update_parameters(self, lr: float) -> None:
         """``param -= lr * grad`` for every parameter."""
         for p, g in zip(*self.parameters(), strict=True):
-            p.add_(g, alpha=-lr)
+            p.add_(g * -lr)  # in place through the backend's out= (an alpha would take the general path)
 
     # -- parameters ------------------------------------------------------------------------------
     def _parameter_fields(self) -> list[tuple[str, str]]:

@@ -46,10 +46,10 @@ def _summary(obj: Any) -> str:
 
 def _signature(cls: type) -> str:
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cls)
     except (TypeError, ValueError):
         return f"nn.{cls.__name__}()"
-    params = [p.replace(annotation=inspect.Parameter.empty) for name, p in sig.parameters.items() if name != "self"]
+    params = [p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()]
     return f"nn.{cls.__name__}({', '.join(str(p) for p in params)})"
 
 

@@ -69,7 +69,8 @@ class Linear(Module):
             if "bias" in self.__dict__:
                 self.grad_bias.add_(grad_output, alpha=scale)
         else:
-            self.grad_weight.addmm_(grad_output.t(), input, alpha=scale)
+            # mm then add_: both run in place through the backend (addmm_ would make two temporaries)
+            self.grad_weight.add_(ft.mm(grad_output.t(), input), alpha=scale)
             if "bias" in self.__dict__:
                 self.grad_bias.add_(grad_output.sum(0), alpha=scale)
 
