@@ -50,6 +50,7 @@ import numpy as np
 PEER_MODULES = {
     "flambeau": "flambeau.tensor",
     "flambeau.autograd": "flambeau.autograd",  # gradient workloads only: without it, no flambeau there
+    "flambeau.nn": "flambeau.nn",  # the MLP workloads' nn variant and convnet_b32
     "autograd": "autograd.numpy",
     "torch": "torch",
 }
@@ -358,6 +359,37 @@ def _autograd_logsumexp() -> Callable[[Any], Any]:
     return logsumexp
 
 
+def _nn_mlp_step(
+    peers: dict[str, ModuleType], p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray
+) -> tuple[Callable[..., tuple[Any, Any]], tuple[Any, ...]]:
+    """The same MLP as flambeau.nn modules: zero the gradients, forward, ClassNLL, backward.
+
+    nn's Linear keeps W as out x in (Torch's layout): the step hands back transposed views, so the
+    gradients compare with numpy's. The loss is summed (size_average off), as numpy's is.
+    """
+    ft, nn = peers["flambeau"], peers["flambeau.nn"]
+    layers = [nn.Linear(784, p["W1"].shape[1]), nn.Linear(p["W2"].shape[0], p["W2"].shape[1])]
+    layers.append(nn.Linear(p["W3"].shape[0], 10))
+    for i, lin in enumerate(layers, 1):
+        lin.weight.copy_(ft.from_numpy(np.ascontiguousarray(p[f"W{i}"].T)))
+        lin.bias.copy_(ft.from_numpy(p[f"b{i}"]))
+    model = nn.Sequential(layers[0], nn.Tanh(), layers[1], nn.Tanh(), layers[2], nn.LogSoftMax())
+    layers[0].grad_input = None  # Torch's idiom: no gradient for the data (numpy's and torch's steps skip it too)
+    crit = nn.ClassNLLCriterion(size_average=False)
+
+    def step(p: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        model.zero_grad_parameters()
+        out = model.forward(x)
+        loss = crit.forward(out, y)
+        model.backward(x, crit.backward(out, y))
+        grads = {}
+        for i, lin in enumerate(layers, 1):
+            grads[f"W{i}"], grads[f"b{i}"] = lin.grad_weight.t(), lin.grad_bias
+        return loss, grads
+
+    return step, (None, ft.from_numpy(x.copy()), ft.from_numpy(y.argmax(1)))
+
+
 def _mlp(name: str, peers: dict[str, ModuleType], batch: int, hidden: int) -> list[Variant]:
     """Variants of loss + all 6 parameter gradients of a 784-hidden-hidden-10 MLP on ``batch`` inputs."""
     rng = np.random.default_rng(0)
@@ -386,6 +418,8 @@ def _mlp(name: str, peers: dict[str, ModuleType], batch: int, hidden: int) -> li
         )
         steps["flambeau-opt"] = lambda p, x, y: dfo(p, x, y)[::-1]
         args["flambeau-opt"] = args["flambeau"]
+    if "flambeau" in peers and "flambeau.nn" in peers:
+        steps["flambeau-nn"], args["flambeau-nn"] = _nn_mlp_step(peers, p, x, y)
     if "autograd" in peers:
         anp = peers["autograd"]
         lse = _autograd_logsumexp()

@@ -82,9 +82,12 @@ class Module:
     def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
         """``update_grad_input`` then ``acc_grad_parameters(..., scale)``; returns ``self.grad_input``.
 
-        Call it after ``forward`` with the same input, as Torch requires.
+        Call it after ``forward`` with the same input, as Torch requires. A module whose
+        ``grad_input`` is set to None (Torch's idiom for the first layer of a model, whose input
+        needs no gradient) only accumulates its parameters' gradients.
         """
-        self.update_grad_input(input, grad_output)
+        if self.grad_input is not None:
+            self.update_grad_input(input, grad_output)
         self.acc_grad_parameters(input, grad_output, scale)
         return self.grad_input
 

@@ -60,6 +60,8 @@ class Linear(Module):
         return self.output
 
     def update_grad_input(self, input: Any, grad_output: Any) -> Any:
+        if self.grad_input is None:  # Torch's idiom for a first layer: its input needs no gradient
+            return None
         self.grad_input = grad_output @ self.weight
         return self.grad_input
 
@@ -69,8 +71,10 @@ class Linear(Module):
             if "bias" in self.__dict__:
                 self.grad_bias.add_(grad_output, alpha=scale)
         else:
-            # mm then add_: both run in place through the backend (addmm_ would make two temporaries)
-            self.grad_weight.add_(ft.mm(grad_output.t(), input), alpha=scale)
+            # mm then add_ in place (addmm_ would make two temporaries). For large batches BLAS runs
+            # x^T g (then viewed transposed) faster than g^T x; for small ones the strided add loses.
+            dw = ft.mm(input.t(), grad_output).t() if input.size(0) >= 32 else ft.mm(grad_output.t(), input)
+            self.grad_weight.add_(dw if scale == 1 else dw * scale)
             if "bias" in self.__dict__:
                 self.grad_bias.add_(grad_output.sum(0), alpha=scale)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError, DTypeError, IndexError, ShapeError
+from ..errors import ArgumentError, DeviceMismatchError, DTypeError, IndexError, ShapeError
 from ..optable import Op, _handlers, declare
 from .shape import _dim
 
@@ -24,7 +24,10 @@ def normalize_key(key: Any, dev: Any) -> Any:
     for k in items:
         if isinstance(k, Tensor):
             if k._d is not dev:
-                raise ArgumentError(f"index: the index tensor is on '{k._d}', the indexed tensor on '{dev}'")
+                raise DeviceMismatchError(
+                    f"index: the index tensor is on '{k._d}', the indexed tensor on '{dev}'; data never moves"
+                    " between devices silently: move one with .to()"
+                )
             if k.__class__ in _handlers:  # a traced index (autograd's recording): its handler reads it
                 out.append(k)
                 continue
