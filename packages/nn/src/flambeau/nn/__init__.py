@@ -17,11 +17,12 @@ True
 
 from __future__ import annotations
 
-from . import image, jacobian
+from . import image, jacobian, utils
 from .container import *  # noqa: F403
 from .containers import *  # noqa: F403
 from .criteria import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .gpu import *  # noqa: F403
 from .module import Module
 from .normalization import *  # noqa: F403
 from .resample import *  # noqa: F403

@@ -209,6 +209,10 @@ class Module:
         if device is None:
             device = device_in(dtype)
         convert_tensors(self, dtype, device)
+        for m in self.list_modules():  # a module pinned to a device (nn.GPU) goes back to it now
+            rehome = getattr(m, "_rehome", None)
+            if rehome is not None:
+                rehome()
         return self
 
     def float(self) -> Module:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError
+from .errors import ArgumentError, DeviceMismatchError
 from .ops.indexing import normalize_key
 
 # dunder -> (op name, reflected: the tensor is the right operand)
@@ -141,7 +141,10 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
             notify_write(self, "setitem")
         if isinstance(value, tensor_cls):
             if value._d is not self._d:
-                raise ArgumentError(f"setitem: the value is on '{value._d}', the tensor on '{self._d}'")
+                raise DeviceMismatchError(
+                    f"setitem: the value is on '{value._d}', the tensor on '{self._d}'; data never moves between"
+                    " devices silently: move one with .to()"
+                )
             value = value._a
         elif not isinstance(value, _OPERAND):
             raise ArgumentError(f"setitem: the value must be a Tensor or a number, got {type(value).__name__}")
