@@ -17,16 +17,22 @@ True
 
 from __future__ import annotations
 
-from . import image, jacobian, utils
+from . import criteria, image, jacobian, simple, utils
 from .container import *  # noqa: F403
 from .containers import *  # noqa: F403
-from .criteria import *  # noqa: F403
+from .criteria_classification import *  # noqa: F403
+from .criteria_composite import *  # noqa: F403
+from .criteria_embedding import *  # noqa: F403
+from .criteria_regression import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .elementwise import *  # noqa: F403
 from .gpu import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .module import Module
 from .normalization import *  # noqa: F403
+from .regularization import *  # noqa: F403
 from .resample import *  # noqa: F403
-from .simple import *  # noqa: F403
+from .reshaping import *  # noqa: F403
 from .spatial import *  # noqa: F403
 from .table import *  # noqa: F403
 from .temporal import *  # noqa: F403

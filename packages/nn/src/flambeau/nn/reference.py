@@ -24,7 +24,10 @@ SECTIONS: dict[str, str] = {
     "module": "Module",
     "container": "Containers",
     "containers": "Containers",
-    "simple": "Simple layers",
+    "linear": "Linear layers",
+    "reshaping": "Reshaping layers",
+    "elementwise": "Element-wise and reduction layers",
+    "regularization": "Regularization",
     "transfer": "Transfer functions",
     "spatial": "Convolution and pooling",
     "temporal": "Temporal modules and lookup tables",
@@ -33,7 +36,10 @@ SECTIONS: dict[str, str] = {
     "normalization": "Normalization",
     "table": "Table modules",
     "criterion": "Criteria",
-    "criteria": "Criteria",
+    "criteria_classification": "Criteria: classification",
+    "criteria_regression": "Criteria: regression",
+    "criteria_embedding": "Criteria: embedding and ranking",
+    "criteria_composite": "Criteria: composite",
     "trainer": "Training",
 }
 
