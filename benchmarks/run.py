@@ -464,8 +464,8 @@ def mlp_big(peers: dict[str, ModuleType]) -> list[Variant]:
 # --------------------------------------------------------------------------------------------
 # convnet_b32: one SGD training step (forward, backward, update) of the talk's convnet on a batch
 # of 32 RGB 32x32 images, float32 (the type convnets train in; torch's CPU default):
-#   conv 3->16 5x5, tanh, max-pool 2x2 /2, conv 16->256 5x5, tanh, max-pool 2x2 /2,
-#   conv 256->256 5x5 (the 5x5 map left becomes 256x1x1), reshape to 256, linear 256->10,
+#   conv 3->16 5x5, tanh, max-pool 2x2 /2, conv 16->64 5x5, tanh, max-pool 2x2 /2,
+#   conv 64->256 5x5 (the 5x5 map left becomes 256x1x1), reshape to 256, linear 256->10,
 #   log-softmax, class NLL (mean over the batch).
 # Every peer starts from the same weights; the build runs each step once and checks its loss and
 # gradients against the numpy baseline's (float32 tolerances) before anything is timed. No peer
@@ -477,9 +477,9 @@ CONVNET_LR = 0.01
 CONVNET_SHAPES = {
     "W1": (16, 3, 5, 5),
     "b1": (16,),
-    "W2": (256, 16, 5, 5),
-    "b2": (256,),
-    "W3": (256, 256, 5, 5),
+    "W2": (64, 16, 5, 5),
+    "b2": (64,),
+    "W3": (256, 64, 5, 5),
     "b3": (256,),
     "W4": (10, 256),
     "b4": (10,),
@@ -582,10 +582,10 @@ def _flambeau_convnet(ft: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callabl
         nn.SpatialConvolution(3, 16, 5, 5),
         nn.Tanh(),
         nn.SpatialMaxPooling(2, 2, 2, 2),
-        nn.SpatialConvolution(16, 256, 5, 5),
+        nn.SpatialConvolution(16, 64, 5, 5),
         nn.Tanh(),
         nn.SpatialMaxPooling(2, 2, 2, 2),
-        nn.SpatialConvolution(256, 256, 5, 5),
+        nn.SpatialConvolution(64, 256, 5, 5),
         nn.Reshape(256),
         nn.Linear(256, 10),
         nn.LogSoftMax(),
@@ -620,10 +620,10 @@ def _torch_convnet(torch: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callabl
         tnn.Conv2d(3, 16, 5),
         tnn.Tanh(),
         tnn.MaxPool2d(2, 2),
-        tnn.Conv2d(16, 256, 5),
+        tnn.Conv2d(16, 64, 5),
         tnn.Tanh(),
         tnn.MaxPool2d(2, 2),
-        tnn.Conv2d(256, 256, 5),
+        tnn.Conv2d(64, 256, 5),
         tnn.Flatten(),
         tnn.Linear(256, 10),
         tnn.LogSoftmax(dim=1),
