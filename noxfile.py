@@ -70,10 +70,26 @@ def _tested() -> dict[str, Path]:
 TESTED = _tested()
 
 
+def _test_dependencies(path: Path) -> list[str]:
+    """A dist's optional extras and its test group: first-party ones must come from the checkout too."""
+    with open(path / "pyproject.toml", "rb") as f:
+        pyproject = tomllib.load(f)
+    extras = [r for reqs in pyproject["project"].get("optional-dependencies", {}).values() for r in reqs]
+    return extras + [r for r in pyproject.get("dependency-groups", {}).get("test", []) if isinstance(r, str)]
+
+
 def _local_closure(*dists: Path) -> list[Path]:
-    """The dists and every first-party dist they depend on, found through their pyproject files."""
+    """The dists and every first-party dist they depend on, found through their pyproject files.
+
+    The dists named here bring their extras and test groups' first-party dists too (autograd's
+    tests need flambeau-nn); their dependencies only their own dependencies.
+    """
     seen: dict[Path, None] = {}
     todo = list(dists)
+    for d in dists:
+        todo += [
+            BY_NAME[n] for r in _test_dependencies(d) if (n := re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0]) in BY_NAME
+        ]
     while todo:
         d = todo.pop()
         if d in seen:

@@ -70,6 +70,28 @@ __all__ = [
 ]
 
 
+# Reached lazily: flambeau.nn is an optional dependency (the ``nn`` extra), and the model
+# builders are only imported when used.
+_LAZY = {
+    "nn": ("flambeau.autograd.nn", None),
+    "functionalize": ("flambeau.autograd.nn", "functionalize"),
+    "AutoModule": ("flambeau.autograd.automodule", "AutoModule"),
+    "AutoCriterion": ("flambeau.autograd.automodule", "AutoCriterion"),
+    "model": ("flambeau.autograd.model", None),
+    "module": ("flambeau.autograd.module", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module 'flambeau.autograd' has no attribute {name!r}")
+    import importlib
+
+    mod = importlib.import_module(where[0])
+    return mod if where[1] is None else getattr(mod, where[1])
+
+
 def primitive(fn: Any = None, *, name: str | None = None) -> Any:
     """Make ``fn`` one op for autograd: traced as a whole, its gradient given by rules you attach.
 
