@@ -114,7 +114,13 @@ def _install_local(session: nox.Session, dists: list[Path], *extra: str, test: b
         extras = pyproject["project"].get("optional-dependencies", {})
         specs.append(f"{d}[test]" if test and "test" in extras else str(d))
         if test and "test" in pyproject.get("dependency-groups", {}):
-            specs += nox.project.dependency_groups(pyproject, "test")
+            # First-party dists of the group come as local paths (their closure): a bare name would
+            # send pip to an index.
+            specs += [
+                r
+                for r in nox.project.dependency_groups(pyproject, "test")
+                if re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0] not in BY_NAME
+            ]
     session.install(*specs, *extra)
     # Guard (after dagster): every flambeau dist in the venv must come from this checkout, never an index.
     session.run("python", "-c", _FROM_CHECKOUT, silent=True)
