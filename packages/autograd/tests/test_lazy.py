@@ -9,7 +9,7 @@ import sys
 def test_importing_autograd_imports_neither_nn_nor_the_model_builders() -> None:
     code = (
         "import sys, flambeau.autograd as ag\n"
-        "loaded = [m for m in ('flambeau.nn', 'flambeau.autograd.nn', 'flambeau.autograd.model') if m in sys.modules]\n"
+        "loaded = [m for m in ('flambeau.nn', 'flambeau.optim', 'flambeau.autograd.nn', 'flambeau.autograd.model', 'flambeau.autograd.optim') if m in sys.modules]\n"
         "print(','.join(loaded))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

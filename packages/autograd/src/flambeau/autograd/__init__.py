@@ -79,6 +79,7 @@ _LAZY = {
     "AutoCriterion": ("flambeau.autograd.automodule", "AutoCriterion"),
     "model": ("flambeau.autograd.model", None),
     "module": ("flambeau.autograd.module", None),
+    "optim": ("flambeau.autograd.optim", None),
 }
 
 

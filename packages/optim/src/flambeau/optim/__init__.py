@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+from . import confusion, derivative_free, first_order, fista, line_search, logger, quasi_newton
 from .confusion import *  # noqa: F403
 from .core import Config, flatten, leaves, optimizer, unflatten
 from .derivative_free import *  # noqa: F403
@@ -27,3 +28,5 @@ from .logger import *  # noqa: F403
 from .quasi_newton import *  # noqa: F403
 
 __all__ = ["Config", "flatten", "leaves", "optimizer", "unflatten"]
+for _m in (first_order, quasi_newton, line_search, derivative_free, fista, logger, confusion):
+    __all__ += _m.__all__

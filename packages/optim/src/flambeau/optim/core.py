@@ -129,12 +129,22 @@ def optimizer(fn: Callable[..., Any]) -> Callable[..., Any]:
 
         def flat_opfunc(v: Tensor) -> tuple[Any, Any]:
             f, g = opfunc(unflatten(v, tree))
+            if g is None:  # derivative-free algorithms (cmaes, de) take no gradient
+                return f, None
             return f, (g if isinstance(g, Tensor) and g.dim() == 1 and g.nelement() == v.nelement() else flatten(g))
 
         out = fn(flat_opfunc, flat, config, state)
         for leaf, part in zip(leaves(tree), leaves(unflatten(flat, tree)), strict=True):
             leaf.copy_(part)  # in place, leaf by leaf
-        return (tree, *out[1:]) if isinstance(out, tuple) else out
+        if not isinstance(out, tuple):
+            return out
+
+        def shaped(v: Any) -> Any:  # another result shaped like x (asgd's average, cmaes's best x): a tree too
+            if isinstance(v, Tensor) and v.dim() == 1 and v.nelement() == flat.nelement() and v is not flat:
+                return unflatten(v.clone(), tree)
+            return v
+
+        return (tree, *(shaped(v) for v in out[1:]))
 
     run.__wrapped__ = fn
     return run
