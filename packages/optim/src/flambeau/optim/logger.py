@@ -11,6 +11,7 @@ tab; numbers are written ``%11.4e``, strings as they are.
 
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 import os
@@ -425,6 +426,5 @@ class Logger:
         ipython = sys.modules.get("IPython")
         if ipython is None or getattr(ipython, "get_ipython", lambda: None)() is None:
             return
-        from IPython.display import display
-
-        display(fig)
+        # Imported by name: IPython is not a dependency (and not installed where the types are checked).
+        importlib.import_module("IPython.display").display(fig)
