@@ -130,7 +130,26 @@ def _geometry_text(k: Pair, stride: Pair, pad: Pair) -> str:
 # Convolutions.
 
 
-class SpatialConvolution(_Spatial):
+class _FusedBackward(Module):
+    """Convolutions whose ``_backward(input, grad_output, need_input, need_params, scale)`` computes
+    either half or both: ``backward`` does both in one kernel call (``grad_output`` rearranged once)."""
+
+    def _backward(self, input: Any, grad_output: Any, need_input: bool, need_params: bool, scale: float) -> None:
+        raise NotImplementedError
+
+    def update_grad_input(self, input: Any, grad_output: Any) -> Any:
+        self._backward(input, grad_output, True, False, 1.0)
+        return self.grad_input
+
+    def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
+        self._backward(input, grad_output, False, True, scale)
+
+    def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
+        self._backward(input, grad_output, True, True, scale)
+        return self.grad_input
+
+
+class SpatialConvolution(_FusedBackward, _Spatial):
     """2-D cross-correlation of ``n_input_plane`` planes with ``n_output_plane`` kernels, plus a bias.
 
     ``weight`` is ``n_output_plane x n_input_plane x kh x kw``, ``bias`` ``n_output_plane``; the
@@ -224,18 +243,6 @@ class SpatialConvolution(_Spatial):
             self._accumulate("grad_weight", gw, d, scale)
             self._accumulate("grad_bias", gb, d, scale)
 
-    def update_grad_input(self, input: Any, grad_output: Any) -> Any:
-        self._backward(input, grad_output, True, False, 1.0)
-        return self.grad_input
-
-    def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
-        self._backward(input, grad_output, False, True, scale)
-
-    def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
-        """Both halves in one kernel call (``grad_output`` is rearranged once)."""
-        self._backward(input, grad_output, True, True, scale)
-        return self.grad_input
-
     def extra_repr(self) -> str:
         k, stride, pad, _ = self._geometry()
         text = f"{self.n_input_plane} -> {self.n_output_plane}, {_geometry_text(k, stride, pad)}"
@@ -291,7 +298,7 @@ class SpatialDilatedConvolution(SpatialConvolution):
         return text if "bias" in self.__dict__ else text + ", without bias"
 
 
-class SpatialFullConvolution(_Spatial):
+class SpatialFullConvolution(_FusedBackward, _Spatial):
     """Transposed ("de-") convolution: the adjoint of a :class:`SpatialConvolution` with these settings.
 
     ``weight`` is ``n_input_plane x n_output_plane x kh x kw``; the output is
@@ -392,17 +399,6 @@ class SpatialFullConvolution(_Spatial):
             self._accumulate("grad_weight", gw, d, scale)
             self._accumulate("grad_bias", gb, d, scale)
 
-    def update_grad_input(self, input: Any, grad_output: Any) -> Any:
-        self._backward(input, grad_output, True, False, 1.0)
-        return self.grad_input
-
-    def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
-        self._backward(input, grad_output, False, True, scale)
-
-    def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
-        self._backward(input, grad_output, True, True, scale)
-        return self.grad_input
-
     def extra_repr(self) -> str:
         k, stride, pad, _ = self._geometry()
         text = f"{self.n_input_plane} -> {self.n_output_plane}, {_geometry_text(k, stride, pad)}"
@@ -411,7 +407,7 @@ class SpatialFullConvolution(_Spatial):
         return text if "bias" in self.__dict__ else text + ", without bias"
 
 
-class SpatialConvolutionLocal(_Spatial):
+class SpatialConvolutionLocal(_FusedBackward, _Spatial):
     """Locally connected layer: a convolution whose kernels are not shared between output positions.
 
     Built for one input size ``n_input_plane x ih x iw``; ``weight`` is ``oh x ow x n_output_plane x
@@ -493,17 +489,6 @@ class SpatialConvolutionLocal(_Spatial):
         if need_params:
             self._accumulate("grad_weight", gw, d, scale)
             self._accumulate("grad_bias", gb, d, scale)
-
-    def update_grad_input(self, input: Any, grad_output: Any) -> Any:
-        self._backward(input, grad_output, True, False, 1.0)
-        return self.grad_input
-
-    def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
-        self._backward(input, grad_output, False, True, scale)
-
-    def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
-        self._backward(input, grad_output, True, True, scale)
-        return self.grad_input
 
     def extra_repr(self) -> str:
         k = _geometry_text((self.kh, self.kw), (self.dh, self.dw), (self.pad_h, self.pad_w))
@@ -623,7 +608,7 @@ class _MapConvolution(_Spatial):
         return f"{self.n_input_plane} -> {self.n_output_plane}, {k}, {self.conn_table.size(0)} connections"
 
 
-class SpatialConvolutionMap(_MapConvolution):
+class SpatialConvolutionMap(_FusedBackward, _MapConvolution):
     """A convolution with sparse plane connections: row ``k = (i, o)`` of ``conn_table`` convolves input
     plane ``i`` with kernel ``weight[k]`` into output plane ``o`` (0-based; see :data:`tables`).
 
@@ -672,19 +657,8 @@ class SpatialConvolutionMap(_MapConvolution):
             self.grad_weight.add_(gw.view(-1, self.kh, self.kw), alpha=scale)
             self._accumulate("grad_bias", gb, d, scale)
 
-    def update_grad_input(self, input: Any, grad_output: Any) -> Any:
-        self._backward(input, grad_output, True, False, 1.0)
-        return self.grad_input
 
-    def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
-        self._backward(input, grad_output, False, True, scale)
-
-    def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
-        self._backward(input, grad_output, True, True, scale)
-        return self.grad_input
-
-
-class SpatialFullConvolutionMap(_MapConvolution):
+class SpatialFullConvolutionMap(_FusedBackward, _MapConvolution):
     """The transposed convolution of :class:`SpatialConvolutionMap`: row ``k = (i, o)`` of ``conn_table``
     spreads input plane ``i`` through ``weight[k]`` into output plane ``o``.
 
@@ -731,17 +705,6 @@ class SpatialFullConvolutionMap(_MapConvolution):
             gw = wrap(gw, d).reshape(-1, self.kh * self.kw).index_select(0, flat)
             self.grad_weight.add_(gw.view(-1, self.kh, self.kw), alpha=scale)
             self._accumulate("grad_bias", gb, d, scale)
-
-    def update_grad_input(self, input: Any, grad_output: Any) -> Any:
-        self._backward(input, grad_output, True, False, 1.0)
-        return self.grad_input
-
-    def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
-        self._backward(input, grad_output, False, True, scale)
-
-    def backward(self, input: Any, grad_output: Any, scale: float = 1.0) -> Any:
-        self._backward(input, grad_output, True, True, scale)
-        return self.grad_input
 
 
 class SpatialSubSampling(_Spatial):
