@@ -228,7 +228,11 @@ def demo(session: nox.Session) -> None:
 
 DOCS_TOOLS = ["sphinx==9.0.4", "myst-parser==5.2.0"]  # pinned: a new release's warnings would fail -W
 # Pages of docs/ generated from the installed code: page -> module whose main() prints it.
-GENERATED_DOCS = {"ops.md": "flambeau.tensor.opref", "coverage.md": "flambeau.tensor.coverage"}
+GENERATED_DOCS = {
+    "ops.md": "flambeau.tensor.opref",
+    "coverage.md": "flambeau.tensor.coverage",
+    "randomkit.md": "flambeau.random.reference",
+}
 
 _CHECK_GENERATED = """
 import contextlib, importlib, io, pathlib, sys
