@@ -232,6 +232,7 @@ GENERATED_DOCS = {
     "ops.md": "flambeau.tensor.opref",
     "coverage.md": "flambeau.tensor.coverage",
     "randomkit.md": "flambeau.random.reference",
+    "special.md": "flambeau.special.reference",
 }
 
 _CHECK_GENERATED = """

@@ -44,6 +44,8 @@ def test_every_rule_names_an_op_and_a_tensor_argument() -> None:
     for key, per_argument in _HISTORY.items():
         if not isinstance(key, Op):  # primitives (autograd's own clone, type, to, copy_; users')
             continue
+        if key not in ops and not getattr(key.impl, "__module__", "").startswith("flambeau.tensor."):
+            continue  # an op another package declares for itself (flambeau.special's): its own tests check it
         assert key in ops, f"a rule names {key!r}, which is not in the op table"
         names = [p.name for p in key.params]
         for i in per_argument:
