@@ -130,5 +130,16 @@ def test_printing_and_errors() -> None:
         gpu.forward(ft.randn(2, 5))
     with pytest.raises(ArgumentError, match="expected an nn module"):
         GPU("linear", "cpu")  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError):
-        gpu.backward_update(ft.randn(2, 3), ft.ones(2, 2), 0.1)
+
+    # The fused update (Module's, through parameters()) works through the decorator too.
+    fused = GPU(nn.Linear(3, 2), "cpu")
+    plain = fused.modules[0].clone()
+    x, g = ft.randn(2, 3), ft.ones(2, 2)
+    fused.forward(x)
+    fused.backward_update(x, g, 0.1)
+    plain.forward(x)
+    plain.zero_grad_parameters()
+    plain.backward(x, g)
+    plain.update_parameters(0.1)
+    for a, b in zip(fused.parameters()[0], plain.parameters()[0], strict=True):
+        assert float((a - b).abs().max()) < 1e-12

@@ -455,3 +455,35 @@ def test_container_get_and_add_errors() -> None:
         m.add(3)  # type: ignore[arg-type]
     assert m.insert(nn.Linear(2, 2), 0).get(0).extra_repr() == "2 -> 2"
     assert isinstance(m.remove(), nn.Tanh) and len(m) == 1 and m.size() == 1
+
+
+def test_a_container_of_ones_own_gets_the_fused_update_from_module() -> None:
+    class Twice(nn.Container):  # defines only forward and the two backward halves
+        def update_output(self, input: Any) -> Any:
+            self.output = self.modules[1].forward(self.modules[0].forward(input))
+            return self.output
+
+        def update_grad_input(self, input: Any, grad_output: Any) -> Any:
+            g = self.modules[1].update_grad_input(self.modules[0].output, grad_output)
+            self.grad_input = self.modules[0].update_grad_input(input, g)
+            return self.grad_input
+
+        def acc_grad_parameters(self, input: Any, grad_output: Any, scale: float = 1.0) -> None:
+            self.modules[1].acc_grad_parameters(self.modules[0].output, grad_output, scale)
+            self.modules[0].acc_grad_parameters(input, self.modules[1].grad_input, scale)
+
+    ft.manual_seed(3)
+    fused = Twice(nn.Linear(3, 4), nn.Linear(4, 2))
+    plain = fused.clone()
+    x, g = ft.randn(5, 3), ft.randn(5, 2)
+    fused.forward(x)
+    before = [p.clone() for p in fused.parameters()[1]]
+    fused.backward_update(x, g, 0.1)
+    plain.forward(x)
+    plain.zero_grad_parameters()
+    plain.backward(x, g)
+    plain.update_parameters(0.1)
+    for a, b in zip(fused.parameters()[0], plain.parameters()[0], strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+    for a, b in zip(fused.parameters()[1], before, strict=True):  # gradient buffers untouched
+        assert a.equal(b)

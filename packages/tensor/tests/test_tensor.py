@@ -423,7 +423,13 @@ def test_expanded_views_are_read_only_and_writes_say_so() -> None:
     e = base.expand(2, 3)
     base[1, 0] = 5.0
     assert e.tolist() == [[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]]  # a view: it sees writes into its base
-    for write in (lambda: e.__setitem__((0, 0), 9.0), lambda: e.fill_(9.0), lambda: e.add_(1.0)):
+    for write in (
+        lambda: e.__setitem__((0, 0), 9.0),
+        lambda: e.fill_(9.0),
+        lambda: e.add_(1.0),
+        lambda: e.zero_(),
+        lambda: e.copy_(ft.ones(2, 3)),
+    ):
         with pytest.raises(ft.ArgumentError, match="read-only"):
             write()
     assert e.tolist() == [[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]]

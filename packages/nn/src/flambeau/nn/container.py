@@ -85,9 +85,6 @@ class Container(Module):
             mine.share(t, *names)
         return self
 
-    def acc_update_grad_parameters(self, input: Any, grad_output: Any, lr: float) -> None:
-        raise NotImplementedError(f"{type(self).__name__} overrides backward; call backward_update on its children")
-
     def __repr__(self) -> str:
         name = f"nn.{type(self).__name__}"
         if not self.modules:

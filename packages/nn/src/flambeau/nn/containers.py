@@ -11,6 +11,7 @@ with respect to a table are lists of the same (possibly nested) structure.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import flambeau.tensor as ft
@@ -111,11 +112,9 @@ class _Branching(Container):
     below are shared.
     """
 
-    def _pieces(self, input: Any, grad_output: Any) -> list[tuple[Any, Any]]:
-        raise NotImplementedError
-
-    def _combine(self, input: Any, grad_inputs: list[Any]) -> Any:
-        raise NotImplementedError
+    # Each subclass defines both (see the class docstring).
+    _pieces: Callable[[Any, Any], list[tuple[Any, Any]]]
+    _combine: Callable[[Any, list[Any]], Any]
 
     def update_grad_input(self, input: Any, grad_output: Any) -> Any:
         grads = [

@@ -108,7 +108,7 @@ class GPU(Container):
     parameters: ``zero_grad_parameters``, ``update_parameters``, ``get_parameters``). Tensors the
     module shared with modules outside it cannot stay shared across devices. A model whose
     parameters live on several devices cannot be flattened by ``get_parameters`` (as in Torch);
-    ``acc_update_grad_parameters`` is not available (as in Torch).
+    ``acc_update_grad_parameters`` and ``backward_update`` work through it (Module's fused update).
 
     Examples
     --------

@@ -23,6 +23,7 @@ Size([4, 3, 32, 32])
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -134,8 +135,7 @@ class _FusedBackward(Module):
     """Convolutions whose ``_backward(input, grad_output, need_input, need_params, scale)`` computes
     either half or both: ``backward`` does both in one kernel call (``grad_output`` rearranged once)."""
 
-    def _backward(self, input: Any, grad_output: Any, need_input: bool, need_params: bool, scale: float) -> None:
-        raise NotImplementedError
+    _backward: Callable[[Any, Any, bool, bool, float], None]  # each convolution defines it
 
     def update_grad_input(self, input: Any, grad_output: Any) -> Any:
         self._backward(input, grad_output, True, False, 1.0)

@@ -125,7 +125,7 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
                         return h(OPS["getitem"], (self, key), None, None)
         return getitem(self, key)
 
-    from .optable import _handlers, call, notify_write, write_watchers
+    from .optable import _handlers, call, check_writable, notify_write, write_watchers
 
     index_put = OPS["index_put"]
 
@@ -149,11 +149,7 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
         elif not isinstance(value, _OPERAND):
             raise ArgumentError(f"setitem: the value must be a Tensor or a number, got {type(value).__name__}")
         k = normalize_key(key, self._d)
-        if getattr(self._a, "flags", None) is not None and not self._a.flags.writeable:
-            raise ArgumentError(
-                f"setitem: this tensor (size {self.size()}) is read-only, as expanded views are (their elements"
-                " repeat); write into the tensor it came from"
-            )
+        check_writable(self, "setitem")
         try:
             self._a[k] = value
         except Exception as e:  # numpy checks shapes before it writes: the target is unchanged

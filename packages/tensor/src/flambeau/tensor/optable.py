@@ -309,6 +309,16 @@ def _check_cast(label: str, r: Any, a: Any, casting: Any) -> None:
         )
 
 
+def check_writable(target: Any, label: str) -> None:
+    """Refuse a write into read-only memory (an expanded view: its elements repeat), before anything is written."""
+    flags = getattr(target._a, "flags", None)
+    if flags is not None and not flags.writeable:
+        raise ArgumentError(
+            f"{label}: this tensor (size {'x'.join(map(str, target._a.shape)) or '[]'}) is read-only, as expanded"
+            " views are (their elements repeat); write into the tensor it came from"
+        )
+
+
 def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str = "") -> None:
     """Write ``r`` into ``target``'s memory; on any error the target is left untouched."""
     a = target._a
@@ -321,8 +331,7 @@ def assign(op: Op, target: Any, r: Any, casting: str = "same_kind", label: str =
             f" into a tensor of size {size_text(a.shape)}"
         )
     _check_cast(label, r, a, casting)
-    if getattr(a, "flags", None) is not None and not a.flags.writeable:
-        raise ArgumentError(f"{label}: the target tensor's memory is read-only")
+    check_writable(target, label)
     target._d.xp.copyto(a, r, casting="unsafe")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from . import dtypes as _dt
 from .errors import ArgumentError, DTypeError, IndexError, ShapeError
 from .optable import _handlers as optable_handlers
-from .optable import notify_write, write_watchers
+from .optable import check_writable, notify_write, write_watchers
 from .registry import Device
 from .registry import device as _device
 
@@ -428,6 +428,7 @@ class Tensor:
             a = a.reshape(self._a.shape)  # Torch7: equal element counts suffice
         if write_watchers:
             notify_write(self, "copy_")
+        check_writable(self, "copy_")
         self._d.xp.copyto(self._a, a, casting="unsafe")
         return self
 
@@ -442,8 +443,7 @@ class Tensor:
             value = value.item()
         if write_watchers:
             notify_write(self, "fill_")
-        if getattr(self._a, "flags", None) is not None and not self._a.flags.writeable:
-            raise ArgumentError(f"fill_: this tensor (size {self.size()}) is read-only (an expanded view?)")
+        check_writable(self, "fill_")
         try:
             self._a[...] = value
         except (TypeError, ValueError, OverflowError) as e:
@@ -453,6 +453,7 @@ class Tensor:
     def zero_(self) -> Tensor:
         if write_watchers:
             notify_write(self, "zero_")
+        check_writable(self, "zero_")
         self._a[...] = 0
         return self
 
