@@ -18,55 +18,15 @@ The criteria live in :mod:`.criteria_classification`, :mod:`.criteria_regression
 
 from __future__ import annotations
 
-from .criteria_classification import (
-    BCECriterion,
-    ClassNLLCriterion,
-    ClassSimplexCriterion,
-    CrossEntropyCriterion,
-    MarginCriterion,
-    MultiLabelMarginCriterion,
-    MultiLabelSoftMarginCriterion,
-    MultiMarginCriterion,
-    SoftMarginCriterion,
-    SpatialClassNLLCriterion,
-)
-from .criteria_composite import MultiCriterion, ParallelCriterion
-from .criteria_embedding import (
-    CosineEmbeddingCriterion,
-    HingeEmbeddingCriterion,
-    L1HingeEmbeddingCriterion,
-    MarginRankingCriterion,
-)
-from .criteria_regression import (
-    AbsCriterion,
-    DistKLDivCriterion,
-    L1Cost,
-    MSECriterion,
-    SmoothL1Criterion,
-    WeightedMSECriterion,
-)
+from . import criteria_classification, criteria_composite, criteria_embedding, criteria_regression
+from .criteria_classification import *  # noqa: F403
+from .criteria_composite import *  # noqa: F403
+from .criteria_embedding import *  # noqa: F403
+from .criteria_regression import *  # noqa: F403
 
 __all__ = [
-    "ClassNLLCriterion",
-    "CrossEntropyCriterion",
-    "SpatialClassNLLCriterion",
-    "BCECriterion",
-    "ClassSimplexCriterion",
-    "MarginCriterion",
-    "SoftMarginCriterion",
-    "MultiMarginCriterion",
-    "MultiLabelMarginCriterion",
-    "MultiLabelSoftMarginCriterion",
-    "MSECriterion",
-    "WeightedMSECriterion",
-    "AbsCriterion",
-    "SmoothL1Criterion",
-    "DistKLDivCriterion",
-    "HingeEmbeddingCriterion",
-    "L1HingeEmbeddingCriterion",
-    "CosineEmbeddingCriterion",
-    "MarginRankingCriterion",
-    "L1Cost",
-    "MultiCriterion",
-    "ParallelCriterion",
+    *criteria_classification.__all__,
+    *criteria_regression.__all__,
+    *criteria_embedding.__all__,
+    *criteria_composite.__all__,
 ]

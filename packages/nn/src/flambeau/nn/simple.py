@@ -6,85 +6,10 @@ this module re-exports them, so ``from flambeau.nn.simple import Linear`` keeps 
 
 from __future__ import annotations
 
-from .elementwise import (
-    MM,
-    MV,
-    Abs,
-    Clamp,
-    Exp,
-    Log,
-    Max,
-    Mean,
-    Min,
-    Normalize,
-    Power,
-    Sqrt,
-    Square,
-    Sum,
-    TemporalDynamicKMaxPooling,
-)
-from .linear import Add, Bilinear, CMul, Cosine, Euclidean, Linear, Mul, PartialLinear, SparseLinear, WeightedEuclidean
-from .regularization import Dropout, GradientReversal, L1Penalty, SpatialDropout, VolumetricDropout
-from .reshaping import (
-    Contiguous,
-    Copy,
-    Identity,
-    Index,
-    MaskedSelect,
-    Narrow,
-    Padding,
-    Replicate,
-    Reshape,
-    Select,
-    Squeeze,
-    Transpose,
-    Unsqueeze,
-    View,
-)
+from . import elementwise, linear, regularization, reshaping
+from .elementwise import *  # noqa: F403
+from .linear import *  # noqa: F403
+from .regularization import *  # noqa: F403
+from .reshaping import *  # noqa: F403
 
-__all__ = [
-    "Linear",
-    "SparseLinear",
-    "Bilinear",
-    "PartialLinear",
-    "Add",
-    "Mul",
-    "CMul",
-    "Euclidean",
-    "WeightedEuclidean",
-    "Cosine",
-    "Identity",
-    "Copy",
-    "Narrow",
-    "Replicate",
-    "Reshape",
-    "View",
-    "Contiguous",
-    "Select",
-    "MaskedSelect",
-    "Index",
-    "Squeeze",
-    "Unsqueeze",
-    "Transpose",
-    "Sum",
-    "Mean",
-    "Max",
-    "Min",
-    "Exp",
-    "Log",
-    "Abs",
-    "Square",
-    "Sqrt",
-    "Power",
-    "Clamp",
-    "Normalize",
-    "MM",
-    "MV",
-    "Padding",
-    "Dropout",
-    "SpatialDropout",
-    "VolumetricDropout",
-    "L1Penalty",
-    "GradientReversal",
-    "TemporalDynamicKMaxPooling",
-]
+__all__ = [*linear.__all__, *reshaping.__all__, *elementwise.__all__, *regularization.__all__]
