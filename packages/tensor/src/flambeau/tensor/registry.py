@@ -46,6 +46,9 @@ class Backend(Protocol):
 
     @property
     def xp(self) -> Any: ...  # numpy-compatible array namespace
+    # Optional: ``activate(index)``, a context manager making device ``index`` the backend's
+    # current one (entered by ``with ft.device("cuda:1"):``); ``index_of(array)``, the index of
+    # the device holding ``array``.
     def is_available(self) -> bool: ...
     def unavailable_reason(self) -> str: ...
     def device_count(self) -> int: ...
@@ -189,11 +192,21 @@ class Device:
         return hash(self._str)
 
     def __enter__(self) -> Device:
+        # A backend serving several devices (cuda:0, cuda:1) may need its own "current device"
+        # switched too: it offers ``activate(index)``, a context manager.
+        activate = getattr(self.backend, "activate", None)
+        ctx = activate(self.index) if activate is not None and self.index is not None else None
+        if ctx is not None:
+            ctx.__enter__()
         _stack().append(self)
+        _contexts().append(ctx)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         _stack().pop()
+        ctx = _contexts().pop()
+        if ctx is not None:
+            ctx.__exit__(*exc)
 
 
 _devices: dict[Any, Device] = {}
@@ -206,6 +219,14 @@ def _stack() -> list[Device]:
     except AttributeError:
         _local.stack = []
         return _local.stack
+
+
+def _contexts() -> list[Any]:
+    try:
+        return _local.contexts
+    except AttributeError:
+        _local.contexts = []
+        return _local.contexts
 
 
 def device(spec: Any = None) -> Device:
