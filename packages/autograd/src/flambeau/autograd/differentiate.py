@@ -24,8 +24,11 @@ from .tree import tree_map
 Argnum = int | Sequence[int]
 
 
-def _box_tree(x: Any, trace: Trace, leaves: list[tuple[Node, Any]]) -> Any:
-    """``x`` with every differentiable leaf boxed; ``leaves`` gets (node, original) per boxed leaf."""
+def _box_tree(x: Any, trace: Trace, leaves: list[tuple[Node, Any]], device: Any = None) -> Any:
+    """``x`` with every differentiable leaf boxed; ``leaves`` gets (node, original) per boxed leaf.
+
+    A Python float becomes a 0-d tensor on ``device`` (None: the current device).
+    """
 
     def box(v: Any) -> Any:
         if isinstance(v, Tensor):
@@ -33,13 +36,24 @@ def _box_tree(x: Any, trace: Trace, leaves: list[tuple[Node, Any]]) -> Any:
                 return v
             b = leaf(trace, v)
         elif isinstance(v, float):
-            b = leaf(trace, ft.tensor(v))
+            b = leaf(trace, ft.tensor(v, device=device))
         else:
             return v
         leaves.append((b._g, v))
         return b
 
     return tree_map(box, x)
+
+
+def _first_device(x: Any) -> Any:
+    """The device of the first tensor in a nest of arguments (dicts, lists, tuples), or None."""
+    if isinstance(x, Tensor):
+        return x._d
+    for v in x.values() if isinstance(x, dict) else x if isinstance(x, (list, tuple)) else ():
+        d = _first_device(v)
+        if d is not None:
+            return d
+    return None
 
 
 def _grad_tree(x: Any, nodes: Any) -> Any:
@@ -115,10 +129,12 @@ def _trace_call(
     ensure_loaded()
     trace = Trace()
     leaves: list[list[tuple[Node, Any]]] = [[] for _ in nums]
+    # Python floats are traced as 0-d tensors on the device of the call's tensors (ops never mix devices)
+    device = _first_device((args, kwargs))
     with trace:
         boxed = list(args)
         for k, i in enumerate(nums):
-            boxed[i] = _box_tree(args[i], trace, leaves[k])
+            boxed[i] = _box_tree(args[i], trace, leaves[k], device)
         outs = f(*boxed, **kwargs)
     return trace, leaves, outs
 

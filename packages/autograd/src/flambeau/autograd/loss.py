@@ -273,7 +273,7 @@ def margin(out: Tensor, target: Any, margin: float = 1.0) -> tuple[Tensor, Tenso
     [0.0, -2.0, 1.0, 1.0]
     """
     if not isinstance(target, Tensor):
-        target = ft.tensor(target)
+        target = ft.tensor(target, device=out.device)
     if tuple(target.size()) != tuple(out.size()):
         raise ShapeError(f"margin: target of size {target.size()} does not match the output of size {out.size()}")
     if not isinstance(margin, numbers.Real):

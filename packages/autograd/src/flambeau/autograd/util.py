@@ -160,8 +160,8 @@ def sigmoid(x: Tensor) -> Tensor:
 # Targets, embeddings, dropout, concatenation.
 
 
-def _long_indices(indices: Any, who: str) -> Tensor:
-    """``indices`` (a tensor or a sequence of ints) as an integer tensor."""
+def _long_indices(indices: Any, who: str, device: Any = None) -> Tensor:
+    """``indices`` (a tensor or a sequence of ints) as an integer tensor; a sequence goes to ``device``."""
     if isinstance(indices, Tensor):
         if indices.dtype.kind not in "iu":
             raise ArgumentError(
@@ -169,7 +169,7 @@ def _long_indices(indices: Any, who: str) -> Tensor:
             )
         return indices
     if isinstance(indices, Sequence) and all(isinstance(i, numbers.Integral) for i in indices):
-        return ft.tensor(list(indices), dtype=ft.int64)
+        return ft.tensor(list(indices), dtype=ft.int64, device=device)
     raise ArgumentError(f"{who}: indices must be a LongTensor or a list of ints, got {type(indices).__name__}")
 
 
@@ -207,7 +207,7 @@ def one_hot(labels: Any, n: int | None = None, *, dtype: Any = None, device: Any
     >>> util.one_hot(ft.LongTensor([1]), 4).type()
     'flambeau.DoubleTensor'
     """
-    labels = _long_indices(labels, "one_hot")
+    labels = _long_indices(labels, "one_hot", device)
     count = labels.numel()
     lo = int(labels.min().item()) if count else 0
     hi = int(labels.max().item()) if count else -1
@@ -253,7 +253,7 @@ def lookup(table: Tensor, indices: Any) -> Tensor:
     >>> grad(lambda W: util.lookup(W, [2, 0, 2]).sum())(W)[0].tolist()
     [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]
     """
-    idx = _long_indices(indices, "lookup")
+    idx = _long_indices(indices, "lookup", table.device)
     if idx.dim() == 1:
         return ft.index_select(table, 0, idx)
     rows = ft.index_select(table, 0, idx.reshape(-1))

@@ -82,6 +82,11 @@ class _Spatial(Module):
                 f"{type(self).__name__}: grad_output of size {_size(grad_output)} does not match the output"
                 f" (size {want}); call forward with this input first"
             )
+        if grad_output._d != out._d:  # its raw array goes to the kernels: it must be on the output's device
+            raise DeviceMismatchError(
+                f"{type(self).__name__}: grad_output is on {grad_output._d} but the output on {out._d};"
+                " move one with .to(device)"
+            )
         a = grad_output._a
         return a if batched else a[None]
 

@@ -57,7 +57,7 @@ def _indices(x: Any, what: str) -> Tensor:
         t = t.select(1, 0) if t.size(1) == 1 else t.argmax(1)
     elif t.dim() != 1:
         raise ArgumentError(f"ConfusionMatrix.batch_add: {what} has invalid number of dimensions ({t.dim()}; 1 or 2)")
-    if t.type() in ("flambeau.DoubleTensor", "flambeau.FloatTensor", "flambeau.HalfTensor"):
+    if t.dtype.kind == "f":  # Half, Float or Double, on any device (the type name is device-specific)
         if not bool(t.eq(t.floor()).all().item()):
             raise ArgumentError(f"ConfusionMatrix.batch_add: {what} as a vector must hold whole class indices")
     return t.long()
@@ -164,7 +164,9 @@ class ConfusionMatrix:
     def batch_add(self, predictions: Any, targets: Any) -> None:
         """Count N samples at once: N-vectors of indices, or N x C matrices of scores / one-hot rows.
 
-        An N x 1 matrix is read as N indices. Samples with a negative target are ignored.
+        An N x 1 matrix is read as N indices. Samples with a negative target are ignored. The
+        inputs may be on any device (a GPU model's outputs, targets on the cpu): they are moved to
+        the device of :attr:`mat`.
 
         >>> import flambeau.tensor as ft, flambeau.optim as optim
         >>> cm = optim.ConfusionMatrix(2)
@@ -172,8 +174,9 @@ class ConfusionMatrix:
         >>> cm.mat.tolist()
         [[1, 1], [0, 1]]
         """
-        preds = _indices(predictions, "predictions")
-        targs = _indices(targets, "targets")
+        dev = self.mat.device
+        preds = _indices(predictions, "predictions").to(dev)
+        targs = _indices(targets, "targets").to(dev)
         if preds.size(0) != targs.size(0):
             raise ArgumentError(f"ConfusionMatrix.batch_add: {preds.size(0)} predictions for {targs.size(0)} targets")
         keep = targs.ge(0)
@@ -187,7 +190,7 @@ class ConfusionMatrix:
         if lo_p < 0 or hi_p >= n or hi_t >= n:
             self._check(lo_p if lo_p < 0 else hi_p, hi_t)
         flat = self.mat.view(-1)
-        flat.index_add_(0, targs * n + preds, ft.ones(preds.nelement(), dtype=ft.LongTensor))
+        flat.index_add_(0, targs * n + preds, ft.ones(preds.nelement(), dtype=ft.LongTensor, device=dev))
 
     def zero(self) -> None:
         """Reset the counts and the rates."""

@@ -103,9 +103,9 @@ def _roots(c: list[float]) -> list[tuple[float, float]]:
     n = len(c) - 1
     if n == 1:
         return [(_div(-c[1], c[0]), 0.0), *zeros]
-    if n > 1:
-        companion = ft.diag(ft.ones(n - 1), -1)
-        companion[0] = ft.Tensor([-v / c[0] for v in c[1:]])
+    if n > 1:  # a few numbers: computed on the cpu whatever the default device
+        companion = ft.diag(ft.ones(n - 1, device="cpu"), -1)
+        companion[0] = ft.Tensor([-v / c[0] for v in c[1:]], device="cpu")
         eigenvalues, _ = ft.eig(companion, eigenvectors=False)
         return [(float(re), float(im)) for re, im in eigenvalues.tolist()] + zeros
     return zeros
@@ -182,7 +182,8 @@ def polyinterp(points: Any, xmin: float | None = None, xmax: float | None = None
     a_rows = [[x**j for j in range(order, -1, -1)] for x, _, _ in rows]
     a_rows += [[(order - j) * x ** (order - j - 1) for j in range(order)] + [0.0] for x, _, _ in rows]
     b_rows = [[f] for _, f, _ in rows] + [[g] for _, _, g in rows]
-    solution, _ = ft.gels(ft.Tensor(b_rows), ft.Tensor(a_rows))
+    # A tiny system built from Python numbers: solved on the cpu whatever the default device.
+    solution, _ = ft.gels(ft.Tensor(b_rows, device="cpu"), ft.Tensor(a_rows, device="cpu"))
     params = [0.0 if abs(v) <= 1e-12 else v for v in solution.reshape(-1).tolist()[: n_points * 2]]
 
     d_params = [params[i] * (order - i) for i in range(order)]
@@ -430,7 +431,7 @@ def checkgrad(
         raise ArgumentError("checkgrad: x must be a flat 1-D tensor")
     _, grad = opfunc(x)
     grad = grad.reshape(x.size()).clone()
-    grad_est = ft.zeros_like(grad)
+    estimates: list[float] = []  # made into one tensor at the end (one transfer, not one per element)
     for i in range(x.nelement()):
         xi = x.select(0, i)  # a view of element i
         value = float(xi.item())
@@ -439,6 +440,7 @@ def checkgrad(
         xi.fill_(float(xi.item()) - 2 * eps)
         c_minus = _num(opfunc(x)[0])
         xi.fill_(value)
-        grad_est[i] = (c_plus - c_minus) / (2 * eps)
+        estimates.append((c_plus - c_minus) / (2 * eps))
+    grad_est = ft.tensor(estimates, dtype=grad.dtype, device=grad.device)
     diff = _div(float(ft.norm(grad - grad_est).item()), float(ft.norm(grad + grad_est).item()))
     return diff, grad, grad_est

@@ -53,7 +53,7 @@ def _bytes(*args: Any, **kwargs: Any) -> Any:
     if len(args) == 1 and not kwargs.get("out") and isinstance(args[0], int) and not isinstance(args[0], bool):
         n = args[0]
         t = draw(BY_NAME["bytes"], (), {"out": _empty_bytes(n), **kwargs})
-        return t.numpy().tobytes()
+        return t.cpu().numpy().tobytes()  # drawn on the current device, read on the host
     return draw(BY_NAME["bytes"], args, kwargs)
 
 

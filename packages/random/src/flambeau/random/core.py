@@ -11,7 +11,7 @@ import flambeau.tensor.dtypes as _dt
 from flambeau.random.records import REQUIRED, Dist
 from flambeau.random.text import _signature as signature
 from flambeau.tensor.errors import ArgumentError, DomainError, ShapeError
-from flambeau.tensor.optable import notify_write, write_watchers
+from flambeau.tensor.optable import notify_write, read_only, write_watchers
 from flambeau.tensor.random import Generator, generator_for
 from flambeau.tensor.registry import Device, current_device
 from flambeau.tensor.tensor import Tensor, wrap
@@ -126,7 +126,7 @@ def draw(d: Dist, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return int(r.item()) if d.kind == "int" else float(r.item())
     if out is not None:
         a = out._a
-        if getattr(a, "flags", None) is not None and not a.flags.writeable:
+        if read_only(a):
             raise ArgumentError(f"random.{d.name}: the output tensor's memory is read-only")
         if write_watchers:
             notify_write(out, f"random.{d.name}")

@@ -133,6 +133,55 @@ def resolve(rec: Record, xp: Any) -> Callable[..., Any]:
     return fn
 
 
+# Where cupyx.scipy.special's kernels part from cephes (seen with cupy 14.2 on an H200): the value
+# at +-inf of these one-argument functions (j0(inf) is 0, i0e(inf) 0, sindg(inf) nan, ...) is taken
+# from scipy once and patched in with one ``where`` per call.
+_CUPYX_INF_EDGES = frozenset({"j0", "j1", "y0", "y1", "i0", "i1", "i0e", "i1e", "k0e", "k1e", "sindg", "cosdg", "ei"})
+# cupyx's polygamma branches on ``n == 0`` with cupy.where: n must be an array, not a Python int.
+_CUPYX_ARRAY_ARGS = frozenset({"polygamma"})
+
+
+def _beta_poles(xp: Any, a: Any, b: Any, r: Any) -> Any:
+    """beta(a, b) is 0 where a + b is a pole of gamma and a, b are not (cupyx gives nan there)."""
+
+    def pole(v: Any) -> Any:
+        return (v <= 0) & (v == xp.floor(v))
+
+    return xp.where(pole(a + b) & ~pole(a) & ~pole(b), 0.0, r)
+
+
+_CUPYX_FIXES: dict[str, Callable[..., Any]] = {"beta": _beta_poles}
+
+
+def _cupyx_native(rec: Record, native: Callable[..., Any], xp: Any) -> Callable[..., Any]:
+    """``native`` with the corrections above, where ``rec`` needs one."""
+    if rec.name in _CUPYX_ARRAY_ARGS:
+        inner = native
+
+        def native(*args: Any) -> Any:
+            return inner(*(a if hasattr(a, "shape") else xp.asarray(a) for a in args))
+
+    if rec.name in _CUPYX_INF_EDGES:
+        import scipy.special as sp
+
+        ref = getattr(sp, rec.scipy or rec.name)
+        hi, lo = float(ref(np.inf)), float(ref(-np.inf))
+        plain = native
+
+        def native(x: Any) -> Any:
+            r = plain(x)
+            return xp.where(x == np.inf, hi, xp.where(x == -np.inf, lo, r)).astype(r.dtype, copy=False)
+
+    fix = _CUPYX_FIXES.get(rec.name)
+    if fix is not None:
+        unfixed = native
+
+        def native(*args: Any) -> Any:
+            return fix(xp, *args, unfixed(*args))
+
+    return native
+
+
 def _adapted(rec: Record, native: Callable[..., Any]) -> Callable[..., Any]:
     if rec.adapt is None:
         return native
@@ -161,7 +210,7 @@ def _resolve(rec: Record, xp: Any) -> Callable[..., Any]:
         except ImportError:
             native = None
         if native is not None:
-            return _adapted(rec, native)
+            return _adapted(rec, _cupyx_native(rec, native, xp))
     if rec.numpy and hasattr(xp, rec.numpy):
         return _adapted(rec, getattr(xp, rec.numpy))
     if rec.fallback is not None:

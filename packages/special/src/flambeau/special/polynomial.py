@@ -98,8 +98,13 @@ def _is_x_tensor(x: Any) -> bool:
 
 
 def _x_array(x: Any) -> np.ndarray:
-    xa = np.asarray(x)
+    xa = np.asarray(x)  # a tensor's values on the host (a copy from any device other than the cpu)
     return xa if np.issubdtype(xa.dtype, np.floating) else xa.astype(np.float64)
+
+
+def _on_x_device(values: np.ndarray, x: Any) -> Any:
+    """``values`` (computed on the host) as a tensor on the device of the tensor ``x``."""
+    return ft.from_numpy(values).to(x.device)
 
 
 def _degree_and_out(out: Any, n: int | None, name: str) -> tuple[Any, int]:
@@ -145,7 +150,7 @@ def polevl(x: Any, coef: Coef, n: int) -> Any:
         acc = np.full_like(xa, c[0])
         for ci in c[1:]:
             acc = acc * xa + ci
-        return ft.from_numpy(acc)
+        return _on_x_device(acc, x)
     xf = float(x)
     ans = float(c[0])
     for ci in c[1:]:
@@ -183,7 +188,7 @@ def p1evl(x: Any, coef: Coef, n: int) -> Any:
         acc = xa + c[0]
         for ci in c[1:]:
             acc = acc * xa + ci
-        return ft.from_numpy(acc)
+        return _on_x_device(acc, x)
     xf = float(x)
     ans = xf + float(c[0])
     for ci in c[1:]:
@@ -230,7 +235,7 @@ def chbevl(x: Any, coef: Coef, n: int) -> Any:
             b2 = b1
             b1 = b0
             b0 = xa * b1 - b2 + ci
-        return ft.from_numpy(0.5 * (b0 - b2))
+        return _on_x_device(0.5 * (b0 - b2), x)
     xf = float(x)
     s0, s1, s2 = float(c[0]), 0.0, 0.0
     for ci in c[1:]:

@@ -865,7 +865,7 @@ def _polylog(xp: Any, fns: Any, n: Any, x: Any) -> Any:
             res = xp.where(lo, 2.0 ** (1 - nn) * li(nn, y * y) - li(nn, y), res)
         return res
 
-    for nv in {float(v) for v in np.asarray(n.get() if hasattr(n, "get") else n).ravel()}:
+    for nv in {float(v) for v in xp.asarray(n).ravel().tolist()}:  # the distinct orders, read on the host
         if not (nv >= 0 and nv == int(nv)):
             continue
         sel = n == nv

@@ -309,10 +309,22 @@ def _check_cast(label: str, r: Any, a: Any, casting: Any) -> None:
         )
 
 
+def read_only(a: Any) -> bool:
+    """Whether writes into ``a`` are refused: an expanded view, whose elements repeat.
+
+    numpy marks such views non-writeable. cupy's ``flags`` has no ``writeable`` at all: there a
+    view is read-only when a dim of size > 1 has stride 0, the mark of an expansion (PyTorch too
+    refuses writes where several elements share one memory location).
+    """
+    writeable = getattr(getattr(a, "flags", None), "writeable", None)
+    if writeable is not None:
+        return not writeable
+    return any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True))
+
+
 def check_writable(target: Any, label: str) -> None:
     """Refuse a write into read-only memory (an expanded view: its elements repeat), before anything is written."""
-    flags = getattr(target._a, "flags", None)
-    if flags is not None and not flags.writeable:
+    if read_only(target._a):
         raise ArgumentError(
             f"{label}: this tensor (size {'x'.join(map(str, target._a.shape)) or '[]'}) is read-only, as expanded"
             " views are (their elements repeat); write into the tensor it came from"
@@ -345,8 +357,7 @@ def ufunc_inplace(op: Op, target: Any, fn: Any, args: tuple[Any, ...], bound: di
     a = target._a
     if write_watchers:
         notify_write(target, op.name + "_")
-    flags = getattr(a, "flags", None)
-    if flags is not None and flags.writeable:
+    if getattr(a, "flags", None) is not None and not read_only(a):
         try:
             fn(*args, out=a)
             return target

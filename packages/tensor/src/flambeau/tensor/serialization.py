@@ -92,8 +92,10 @@ Errors
 ------
 A file that is not a zip, is truncated, lacks ``manifest.json`` or a buffer, has a buffer of the
 wrong length, bad JSON, an unknown node type, dtype or class, or a format version this flambeau does
-not read raises :class:`SerializationError` (a ``ValueError``) saying which. A tensor whose device
-is not available here raises :class:`DeviceUnavailableError`; pass ``map_location``.
+not read raises :class:`SerializationError` (a ``ValueError``) saying which. Data saved on a device
+that is not available here (a model saved on a GPU, opened on a machine without one) is loaded on
+the cpu with a ``RuntimeWarning``; ``map_location`` chooses the device instead, and one it names
+that is unavailable raises :class:`DeviceUnavailableError`.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ import json
 import os
 import secrets
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -653,11 +656,19 @@ class _Decoder:
         try:
             dev = _device(target)
         except DeviceUnavailableError as e:
-            hint = "" if ml is not None else "; pass map_location='cpu' (or another device) to load it elsewhere"
             saved = f"saved on device {name!r}" + (f", mapped to {str(target)!r}" if str(target) != name else "")
-            raise DeviceUnavailableError(
-                f"{self.op}: the file holds data {saved}, which is unavailable: {e}{hint}"
-            ) from None
+            if ml is not None:  # the caller chose the device: no second guess
+                raise DeviceUnavailableError(
+                    f"{self.op}: the file holds data {saved}, which is unavailable: {e}"
+                ) from None
+            # A model saved on a GPU opens on a machine without one: on the cpu, and saying so.
+            warnings.warn(
+                f"{self.op}: the file holds data {saved}, which is unavailable here ({e}); it is loaded on the"
+                " cpu (pass map_location to choose the device)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            dev = _device("cpu")
         except (ArgumentError, TypeError) as e:
             raise self.corrupt(f"bad device {name!r} ({e})") from None
         self.devices[name] = dev
@@ -1054,7 +1065,15 @@ def _generator_from_state(s: dict[str, Any]) -> Generator:
     from .constructors import from_numpy
 
     g = Generator(s["device"], s["seed"])
-    g.set_state(from_numpy(np.frombuffer(s["state"], dtype=np.uint8).copy()))
+    try:
+        g.set_state(from_numpy(np.frombuffer(s["state"], dtype=np.uint8).copy()))
+    except ValueError as e:  # the state of another backend's generator (a cuda one loaded on the cpu)
+        warnings.warn(
+            f"load: a generator's state does not fit the generator of device '{g.device}' ({e}); it starts"
+            f" again from its initial seed {s['seed']}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return g
 
 

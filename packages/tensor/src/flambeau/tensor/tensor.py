@@ -609,9 +609,12 @@ class Storage:
         return iter(self.tolist())
 
     def copy_(self, other: Any) -> Storage:
-        src = other._a if isinstance(other, (Storage, Tensor)) else np.asarray(other)
-        if isinstance(other, (Storage, Tensor)) and other._d is not self._d:
-            src = self._d.backend.from_host(_host_c(other._d.backend.to_host(src)), self._d.index)
+        if isinstance(other, (Storage, Tensor)):
+            src = other._a
+            if other._d is not self._d:
+                src = self._d.backend.from_host(_host_c(other._d.backend.to_host(src)), self._d.index)
+        else:  # host data (a list, a numpy array): onto this storage's device first
+            src = self._d.backend.from_host(np.asarray(other), self._d.index)
         if src.size != self._a.shape[0]:
             raise ShapeError(f"Storage.copy_: sizes differ ({src.size} into {self._a.shape[0]})")
         self._d.xp.copyto(self._a, src.reshape(-1), casting="unsafe")

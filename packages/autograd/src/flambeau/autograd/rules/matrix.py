@@ -20,13 +20,13 @@ def _diag(g: Any, ans: Any, x: Any, k: int) -> Any:
         return ft.diag(g, k)
     # matrix -> vector: put g on diagonal k of an m x n zero matrix (flat positions i*n + j, j = i + k)
     m, n = x.size()
-    idx = ft.arange(g.size(0), dtype=ft.int64) * (n + 1) + (k if k >= 0 else -k * n)
-    return ft.zeros(m * n, dtype=g.dtype).index_add(0, idx, g).view(m, n)
+    idx = ft.arange(g.size(0), dtype=ft.int64, device=g.device) * (n + 1) + (k if k >= 0 else -k * n)
+    return ft.zeros(m * n, dtype=g.dtype, device=g.device).index_add(0, idx, g).view(m, n)
 
 
 def _trace(g: Any, ans: Any, x: Any) -> Any:
     m, n = x.size()
-    return g * ft.eye(m, n, dtype=x.dtype)
+    return g * ft.eye(m, n, dtype=x.dtype, device=x.device)
 
 
 def _renorm(g: Any, ans: Any, x: Any, p: Any, dim: int, maxnorm: Any) -> Any:

@@ -49,7 +49,27 @@ def normalize_key(key: Any, dev: Any) -> Any:
     return tuple(out)
 
 
+def _check_key_range(input: Any, key: Any, op: str) -> None:
+    """Integer index arrays of a ``[]`` key against the dims they index."""
+    items = key if isinstance(key, tuple) else (key,)
+
+    def width(k: Any) -> int:  # how many of input's dims k indexes
+        if k is None or k is Ellipsis:
+            return 0
+        return int(k.ndim) if getattr(k, "dtype", None) == np.bool_ else 1
+
+    d = 0
+    for k in items:
+        if k is Ellipsis:
+            d += input.ndim - sum(width(x) for x in items)
+        elif getattr(k, "ndim", 0) and k.dtype.kind in "iu" and d < input.ndim:
+            _check_range(k, input.shape[d], op)
+        d += width(k)
+
+
 def _getitem(xp: Any, input: Any, key: Any) -> Any:
+    if not isinstance(input, np.ndarray):  # numpy raises on out-of-range index arrays; cupy wraps them silently
+        _check_key_range(input, key, "index")
     return input[key]
 
 
@@ -60,7 +80,9 @@ def _index_arg(index: Any, op: str) -> Any:
 
 
 def _check_range(index: Any, n: int, op: str) -> None:
-    if index.size and (int(index.min()) < -n or int(index.max()) >= n):
+    # One device read when the indices are fine (a GPU sync: Torch7's CUDA kernels asserted on the
+    # device instead, which cupy cannot turn into a Python error); the details only on failure.
+    if index.size and bool(((index < -n) | (index >= n)).any()):
         raise IndexError(
             f"{op}: index out of range for a dimension of size {n}"
             f" (indices from {int(index.min())} to {int(index.max())})"
@@ -134,10 +156,12 @@ def _index_put(xp: Any, input: Any, key: Any, values: Any, accumulate: bool = Fa
     for k in items:
         if isinstance(k, Tensor):  # the method form: tensors in the key, as ``t[key]`` takes them
             k = k._a.astype(bool) if k._a.dtype == np.uint8 else k._a
-        elif isinstance(k, list):
+        elif isinstance(k, (list, np.ndarray)):  # host index data goes to the device, as in ``t[key]``
             k = xp.asarray(k)
         raw.append(k)
     key = tuple(raw)
+    if not isinstance(input, np.ndarray):  # as in _getitem: cupy would wrap out-of-range indices
+        _check_key_range(input, key, "index_put")
     out = input.copy()
     if not accumulate:
         out[key] = values

@@ -20,13 +20,15 @@ Differences from Torch7, all listed in the Torch7 -> flambeau table of ``docs/``
 Torch7 names keep Torch7's argument order (``gesv(b, a)``, ``trtrs(b, a)``, ``gels(b, a)``,
 ``potrs(b, u)``); today's names keep numpy/PyTorch's (``solve(a, b)``, ``lstsq(a, b)``).
 
-On cupy: singular or non-positive-definite inputs are detected by checking the result for
-non-finite values (cuSOLVER does not raise), ``eig`` runs on the host (cupy has no general
+On cupy: singular or non-positive-definite inputs are detected from cuSOLVER's status (the
+routines run under ``cupyx.errstate(linalg='raise')``) and by checking the result for non-finite
+values on any device other than the cpu; ``eig`` runs on the host (cupy has no general
 eigensolver) and ``pstrf``, ``gesv``'s LU and ``orgqr``/``ormqr`` loop in Python over the columns.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,23 @@ def _rhs(op: str, bname: str, b: Any, aname: str, a: Any, batch: bool = True) ->
         )
 
 
+def _linsolve(xp: Any, a: Any, b: Any) -> Any:
+    """``xp.linalg.solve`` with numpy 2's broadcasting of batch dims (cupy wants them equal).
+
+    ``b`` of one dim is one right-hand side for every matrix of the batch.
+    """
+    if b.ndim == 1:
+        if a.ndim == 2:
+            return xp.linalg.solve(a, b)
+        return _linsolve(xp, a, b[:, None])[..., 0]
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if a.shape[:-2] != batch:
+        a = xp.broadcast_to(a, batch + a.shape[-2:])
+    if b.shape[:-2] != batch:
+        b = xp.broadcast_to(b, batch + b.shape[-2:])
+    return xp.linalg.solve(a, b)
+
+
 def _flag(op: str, name: str, value: Any, allowed: str) -> str:
     v = value.upper() if isinstance(value, str) else value
     if v not in tuple(allowed):
@@ -66,12 +85,28 @@ def _flag(op: str, name: str, value: Any, allowed: str) -> str:
     return str(v)
 
 
+def _raising(fn: Any, args: tuple[Any, ...] = ()) -> Any:
+    """A context in which ``fn`` reports a failed factorization by raising LinAlgError.
+
+    cupy's cuSOLVER wrappers check the routines' status (and raise numpy's LinAlgError) only under
+    ``cupyx.errstate(linalg='raise')``; by default they return whatever the routine left, which is
+    not always non-finite (a Cholesky factor of a matrix that is not positive definite, say).
+    """
+    modules = [str(getattr(fn, "__module__", "") or "")] + [type(a).__module__ for a in args]
+    if any(m.startswith("cupy") for m in modules):
+        import cupyx
+
+        return cupyx.errstate(linalg="raise")
+    return contextlib.nullcontext()
+
+
 def _lapack(op: str, condition: str, fn: Any, *args: Any, **kw: Any) -> Any:
     """Call a backend linalg routine; its LinAlgError becomes a DomainError naming the op, the condition and the size."""
     try:
-        return fn(*args, **kw)
+        with _raising(fn, args):
+            return fn(*args, **kw)
     except np.linalg.LinAlgError as e:  # cupy raises numpy's class too (under cupyx.errstate)
-        size = next((size_text(a.shape) for a in args if hasattr(a, "shape")), "?")
+        size = next((size_text(a.shape) for a in args if isinstance(getattr(a, "shape", None), tuple)), "?")
         raise DomainError(f"{op}: {condition} (LAPACK: {e}; matrix of size {size})") from e
 
 
@@ -130,7 +165,7 @@ def _lu_packed(xp: Any, a: Any) -> Any:
 def _gesv(xp: Any, b: Any, a: Any) -> Any:
     _matrix("gesv", "A", a, square=True)
     _rhs("gesv", "B", b, "A", a)
-    x = _lapack("gesv", "A is singular", xp.linalg.solve, a, b)
+    x = _lapack("gesv", "A is singular", _linsolve, xp, a, b)
     _finite(xp, "gesv", "A is singular", x)
     return x, _lu_packed(xp, a)
 
@@ -138,7 +173,7 @@ def _gesv(xp: Any, b: Any, a: Any) -> Any:
 def _solve(xp: Any, a: Any, b: Any) -> Any:
     _matrix("solve", "A", a, square=True)
     _rhs("solve", "B", b, "A", a)
-    x = _lapack("solve", "A is singular", xp.linalg.solve, a, b)
+    x = _lapack("solve", "A is singular", _linsolve, xp, a, b)
     _finite(xp, "solve", "A is singular", x)
     return x
 
@@ -155,7 +190,7 @@ def _trtrs(xp: Any, b: Any, a: Any, uplo: str = "U", trans: str = "N", diag: str
         t[..., i, i] = 1
     if transpose:
         t = _mT(xp, t)
-    x = _lapack("trtrs", "A is singular (a zero on its diagonal)", xp.linalg.solve, t, b)
+    x = _lapack("trtrs", "A is singular (a zero on its diagonal)", _linsolve, xp, t, b)
     _finite(xp, "trtrs", "A is singular (a zero on its diagonal)", x)
     return x, xp.array(a, copy=True)
 
@@ -198,7 +233,7 @@ def _potrs(xp: Any, b: Any, u: Any, uplo: str = "U") -> Any:
     cond = "the factor is singular (a zero on its diagonal)"
     t = _tri(xp, u, upper)
     first, second = (_mT(xp, t), t) if upper else (t, _mT(xp, t))  # A = U^T U or L L^T
-    x = _lapack("potrs", cond, xp.linalg.solve, second, _lapack("potrs", cond, xp.linalg.solve, first, b))
+    x = _lapack("potrs", cond, _linsolve, xp, second, _lapack("potrs", cond, _linsolve, xp, first, b))
     _finite(xp, "potrs", cond, x)
     return x
 

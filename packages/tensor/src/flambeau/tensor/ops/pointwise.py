@@ -200,7 +200,17 @@ def _sub(xp: Any, input: Any, other: Any, *, alpha: Any = 1) -> Any:
     return xp.subtract(input, other if alpha == 1 else alpha * other)
 
 
+def _integral(v: Any) -> bool:
+    kind = getattr(getattr(v, "dtype", None), "kind", None)
+    return kind in ("i", "u") if kind is not None else isinstance(v, int)
+
+
 def _pow(xp: Any, input: Any, exponent: Any) -> Any:
+    # numpy refuses integers to negative integer powers; cupy's kernel would give 0 silently: refuse on any device
+    if _integral(input) and _integral(exponent):
+        negative = bool((exponent < 0).any()) if hasattr(exponent, "shape") else exponent < 0
+        if negative:
+            raise ValueError("Integers to negative integer powers are not allowed.")
     return xp.power(input, exponent)
 
 

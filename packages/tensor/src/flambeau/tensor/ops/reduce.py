@@ -80,7 +80,9 @@ def pnorm(xp: Any, input: Any, p: Any = 2, dim: Any = None, keepdim: bool = Fals
     if p == 1:
         return xp.sum(a, axis=dim, keepdims=keepdim)
     if p == float("inf"):
-        return xp.max(a, axis=dim, keepdims=keepdim, initial=0)
+        if a.size == 0:  # the largest of no values is 0 here (cupy's max has no ``initial=``)
+            return xp.sum(a, axis=dim, keepdims=keepdim).astype(a.dtype)
+        return xp.max(a, axis=dim, keepdims=keepdim)
     if p == 0:
         return xp.sum(a != 0, axis=dim, keepdims=keepdim).astype(input.dtype)
     return xp.sum(a**p, axis=dim, keepdims=keepdim) ** (1.0 / p)
