@@ -4,10 +4,11 @@
     python3 -m nox -s demo                            # the demo
     python3 -m nox -l                                 # list the sessions
 
-Default sessions: tests (one per package with a tests/ dir), integration, doctests, lint, typecheck,
-examples, docs (the Sphinx site, warnings as errors). Run only when named: demo, bench (timings against
-numpy, HIPS autograd and PyTorch) and gpu (the suite's `-m gpu` tests, for a machine with a CUDA device
-and cupy).
+Default sessions: tests (one per package with a tests/ dir), integration, devices (every package's
+device suites on the `boxed` plugin backend, a GPU stand-in), doctests, lint, typecheck, examples, docs
+(the Sphinx site, warnings as errors). Run only when named: demo, bench (timings against numpy, HIPS
+autograd and PyTorch) and gpu (the device suites on cuda and the `-m gpu` tests, for a machine with a
+CUDA device and cupy; tools/gpu_check.py does the same on a machine without nox or network).
 
 Every session gets a fresh virtual environment and installs the first-party dists NON-editable from
 this checkout, so tests see what a user's `pip install` would give. Packages are found by listing
@@ -26,7 +27,7 @@ import nox
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed, plain virtualenv otherwise
 nox.options.reuse_venv = "no"
-nox.options.sessions = ["tests", "integration", "doctests", "lint", "typecheck", "examples", "docs"]
+nox.options.sessions = ["tests", "integration", "devices", "doctests", "lint", "typecheck", "examples", "docs"]
 
 ROOT = Path(__file__).resolve().parent
 TEST_TOOLS = ["pytest>=8.1", "hypothesis>=6"]
@@ -168,6 +169,19 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session
+def devices(session: nox.Session) -> None:
+    """Every package's device suites (tests marked `device`) on the `boxed` backend plugin.
+
+    `boxed` (integration-tests/plugins/boxed-backend) keeps numpy arrays in a type of its own whose maths
+    refuses host arrays, as cupy does: a host/device mix-up in any package fails here, on a CPU.
+    """
+    boxed = [p for p in PLUGINS if p.name == "boxed-backend"]
+    _install_local(session, FIRST_PARTY + boxed, *TEST_TOOLS, test=True)
+    dirs = [str(p / "tests") for p in TESTED.values()]
+    session.run(*PYTEST, "--flambeau-device", "boxed", *dirs, *session.posargs)
+
+
+@nox.session
 def doctests(session: nox.Session) -> None:
     """Docstring examples of every installed flambeau package, the op-table example tests and README.md.
 
@@ -181,7 +195,7 @@ def doctests(session: nox.Session) -> None:
                 *example_tests, str(ROOT / "README.md"), *session.posargs)  # fmt: skip
 
 
-LINTED = ["packages", "backends", "integration-tests", "examples", "benchmarks", "docs", "noxfile.py"]
+LINTED = ["packages", "backends", "integration-tests", "examples", "benchmarks", "docs", "tools", "noxfile.py"]
 
 
 @nox.session
@@ -272,17 +286,16 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def gpu(session: nox.Session) -> None:
-    """The `gpu`-marked tests of every package and integration-tests; for a machine with CUDA and cupy.
+    """Every package's device suites on cuda plus the `gpu`-marked tests; for a machine with CUDA and cupy.
 
-    Installs cupy ($FLAMBEAU_CUPY, default cupy-cuda12x) with every dist, then runs `pytest -m gpu`.
-    Without a GPU these tests skip. On a machine without network, build the wheels elsewhere and
-    point pip at them: PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR python3 -m nox -s gpu.
+    Installs cupy ($FLAMBEAU_CUPY, default cupy-cuda12x) with every dist. On a machine without network,
+    use `tools/gpu_check.py` (wheels built elsewhere, no nox needed).
     """
-    _install_local(session, FIRST_PARTY + PLUGINS, *TEST_TOOLS, GPU_CUPY, test=True)
+    _install_local(session, FIRST_PARTY, *TEST_TOOLS, GPU_CUPY, test=True)
     session.run("python", "-c", "import cupy; print('cupy', cupy.__version__, cupy.cuda.runtime.getDeviceCount())")
-    dirs = [str(p / "tests") for p in TESTED.values()] + [str(ROOT / "integration-tests")]
-    # exit code 5 ("no tests collected") is accepted while no package has gpu-marked tests yet
-    session.run(*PYTEST, "-m", "gpu", "--import-mode=importlib", *dirs, *session.posargs, success_codes=[0, 5])
+    dirs = [str(p / "tests") for p in TESTED.values()]
+    session.run(*PYTEST, "--flambeau-device", "cuda", *dirs, *session.posargs)
+    session.run(*PYTEST, "-m", "gpu", *dirs, str(ROOT / "integration-tests"), *session.posargs)
 
 
 if __name__ == "__main__":  # `python3 noxfile.py` works too

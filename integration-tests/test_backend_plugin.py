@@ -382,7 +382,7 @@ def test_the_plugin_can_be_blocked_by_entry_point_name() -> None:
             print(type(e).__name__, e)
         print(ft.zeros(1).device)
         """,
-        FLAMBEAU_BLOCK_BACKENDS=f" other , {ENTRY_POINT}",
+        FLAMBEAU_BLOCK_BACKENDS=f" other , {ENTRY_POINT},cupy",  # cupy: flambeau-cupy's entry point
     )
     lines = out.split("\n")
     assert lines[0] == "['cpu']"

@@ -85,7 +85,9 @@ CASES.update(
         "potrf": [
             GradCase((SPD,)),
             GradCase((SPD, "L"), label="lower"),
-            GradCase((arr(3, 3),), call=lambda a: ft.potrf(a @ a.t() + 3 * ft.eye(3)), label="symmetric"),
+            GradCase(
+                (arr(3, 3),), call=lambda a: ft.potrf(a @ a.t() + 3 * ft.eye(3, device=a.device)), label="symmetric"
+            ),
         ],
         "cholesky": [
             GradCase((SPD,)),
@@ -98,7 +100,7 @@ CASES.update(
             GradCase((arr(3), _sq(3), "L"), label="lower vector"),
             GradCase(
                 (arr(3, 2), arr(3, 3)),
-                call=lambda b, a: ft.potrs(b, ft.potrf(a @ a.t() + 3 * ft.eye(3))),
+                call=lambda b, a: ft.potrs(b, ft.potrf(a @ a.t() + 3 * ft.eye(3, device=a.device))),
                 label="with potrf",
             ),
         ],

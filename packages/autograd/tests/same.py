@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import flambeau.tensor as ft
+from flambeau.tensor.testing import host
 
 
 def assert_same(a: Any, b: Any, rtol: float = 1e-12, atol: float = 1e-12) -> None:
@@ -22,6 +23,6 @@ def assert_same(a: Any, b: Any, rtol: float = 1e-12, atol: float = 1e-12) -> Non
             assert_same(x, y, rtol, atol)
     elif isinstance(a, ft.Tensor):
         assert isinstance(b, ft.Tensor) and a.size() == b.size() and a.dtype == b.dtype
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(host(a), host(b), rtol=rtol, atol=atol)
     else:
         assert type(a) is type(b) and a == pytest.approx(b, rel=rtol, abs=atol)

@@ -21,7 +21,10 @@ from flambeau.autograd import (
 )
 from flambeau.tensor.errors import FlambeauError
 
-pytestmark = pytest.mark.filterwarnings("ignore:(invalid value|divide by zero) encountered:RuntimeWarning")
+pytestmark = [
+    pytest.mark.device,
+    pytest.mark.filterwarnings("ignore:(invalid value|divide by zero) encountered:RuntimeWarning"),
+]
 
 HERE = Path(__file__).resolve()
 

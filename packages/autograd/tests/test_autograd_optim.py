@@ -12,6 +12,8 @@ from flambeau.tensor.errors import ArgumentError
 
 optim = pytest.importorskip("flambeau.optim", reason="flambeau.optim (the optim extra) is not installed")
 
+pytestmark = pytest.mark.device
+
 
 def _need(name: str) -> Any:
     fn = getattr(optim, name, None)

@@ -17,11 +17,17 @@ from flambeau.autograd import (
     NonScalarOutputError,
     TracedValueError,
     check_grads,
+    checkpoint,
     detach,
     grad,
     jacobian,
+    loss,
     primitive,
+    util,
 )
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 # -- the talk ------------------------------------------------------------------------------------
 
@@ -146,7 +152,7 @@ def test_the_gradient_mirrors_nested_dicts_lists_tuples_with_zeros_and_constants
     assert isinstance(g["layers"][0], tuple) and isinstance(g["layers"][1], Pair)
     assert g["layers"][1].u.tolist() == [3.0, 3.0] and g["layers"][1].v.tolist() == [0.0, 0.0, 0.0]  # unused
     assert g["n"] == 0 and g["flag"] is False and g["name"] is None
-    assert g["ids"].tolist() == [0, 0] and g["ids"].type() == "flambeau.LongTensor"
+    assert g["ids"].tolist() == [0, 0] and g["ids"].type() == params["ids"].type()  # a LongTensor
 
 
 def test_the_same_tensor_twice_in_the_tree_gets_two_gradients() -> None:
@@ -172,7 +178,7 @@ def test_every_return_value_follows_the_gradient_unboxed() -> None:
 def test_float32_parameters_get_float32_gradients() -> None:
     w = ft.ones(3, dtype=ft.float32)
     g, _ = grad(lambda w, x: (w * x).sum())(w, ft.ones(3))  # float64 data promotes the product
-    assert g.type() == "flambeau.FloatTensor" and g.tolist() == [1.0, 1.0, 1.0]
+    assert g.type() == w.type() and g.dtype == ft.float32 and g.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_broadcasting_is_undone_in_gradients() -> None:
@@ -204,8 +210,8 @@ def test_hessian_vector_product_of_a_tensor_function() -> None:
         return grad(lambda x: (grad(f)(x)[0] * v).sum())(x)[0]
 
     x, v = ft.Tensor([0.3, -0.7]), ft.Tensor([1.0, 2.0])
-    expected = A.numpy() @ v.numpy() - np.sin(x.numpy()) * v.numpy()
-    np.testing.assert_allclose(hvp(x, v).numpy(), expected, rtol=1e-12)
+    expected = host(A) @ host(v) - np.sin(host(x)) * host(v)
+    np.testing.assert_allclose(host(hvp(x, v)), expected, rtol=1e-12)
 
 
 def test_closures_over_outer_traced_values_in_nested_grads() -> None:
@@ -220,7 +226,7 @@ def test_closures_over_outer_traced_values_in_nested_grads() -> None:
 def test_jacobian_of_a_vector_function() -> None:
     x = ft.Tensor([1.0, 2.0, 3.0])
     J = jacobian(lambda x: ft.stack([x.prod(), (x * x).sum()]))(x)
-    np.testing.assert_allclose(J.numpy(), [[6.0, 3.0, 2.0], [2.0, 4.0, 6.0]])
+    np.testing.assert_allclose(host(J), [[6.0, 3.0, 2.0], [2.0, 4.0, 6.0]])
 
 
 # -- custom primitives --------------------------------------------------------------------------
@@ -337,10 +343,33 @@ def test_a_plain_tensor_filled_with_traced_values_is_traced_then_plain_again() -
 
 
 def test_type_conversions_and_moves_are_traced() -> None:
+    double = ft.ones(1, dtype=ft.float64).type()  # "flambeau.DoubleTensor" on the cpu, the device's own name elsewhere
+
     def f(x: Any) -> Any:
-        y = x.float().type("flambeau.DoubleTensor") * x.to("cpu")
+        y = x.float().type(double) * x.to("cpu").to(x.device)  # on another device: there and back
         return (y * x.type_as(ft.ones(1, dtype=ft.float32)).double()).sum()
 
     g, value = grad(f)(ft.Tensor([1.0, 2.0]))
-    assert float(value) == 9.0 and g.tolist() == [3.0, 12.0] and g.type() == "flambeau.DoubleTensor"
-    check_grads(lambda x: x.double().to("cpu") ** 3, ft.randn(3), order=2)
+    assert float(value) == 9.0 and g.tolist() == [3.0, 12.0] and g.type() == double
+    check_grads(lambda x: x.double().to("cpu").to(x.device) ** 3, ft.randn(3), order=2)
+
+
+# -- devices -------------------------------------------------------------------------------------
+
+
+def test_numbers_index_lists_and_rule_constants_follow_the_arguments_device() -> None:
+    """Outside a ``with ft.device(...)`` block, what autograd makes itself lands on its arguments' device."""
+    x, m = on_device([1.0, 2.0, 3.0]), on_device(np.arange(12.0).reshape(3, 4))
+    table = on_device(np.arange(8.0).reshape(4, 2))
+    with ft.device("cpu"):  # the current device is not (necessarily) the arguments' one
+        da, value = grad(lambda a, x: (a * x).sum())(0.5, x)  # a Python float: traced on x's device
+        assert da == 6.0 and float(value) == 3.0
+        da, _ = grad(lambda a, x: checkpoint(lambda a, x: (a * x).sin())(a, x).sum())(0.5, x)
+        assert da == pytest.approx(float((x * ft.cos(x * 0.5)).sum()))
+        g, _ = grad(lambda t: util.lookup(t, [3, 0, 3]).sum())(table)  # an index list goes to the table's device
+        assert g.device == table.device and g.tolist() == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0], [2.0, 2.0]]
+        value, _ = loss.margin(x, [1.0, 0.0, 0.0])  # a target list, likewise
+        assert float(value) == 5.0  # margin 1 - (1 - 2) and 1 - (1 - 3)
+        g, _ = grad(lambda t: (ft.diag(t, 1) * x).sum() + ft.trace(t))(m)  # the rules' own constants
+        assert g.device == m.device
+        assert host(g).tolist() == [[1.0, 1.0, 0.0, 0.0], [0.0, 1.0, 2.0, 0.0], [0.0, 0.0, 1.0, 3.0]]

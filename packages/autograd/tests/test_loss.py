@@ -9,16 +9,19 @@ from scipy import special
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, grad, loss, util
 from flambeau.tensor.errors import ShapeError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 R = np.random.default_rng(11)
 
 
 def T(a: np.ndarray) -> ft.Tensor:
-    return ft.from_numpy(np.array(a, dtype=np.float64))
+    return on_device(a, np.float64)
 
 
 def np_of(t: ft.Tensor) -> np.ndarray:
-    return np.asarray(t.numpy())
+    return host(t)
 
 
 def onehot(labels: np.ndarray, n: int) -> np.ndarray:
@@ -37,7 +40,7 @@ def test_log_multinomial_loss() -> None:
     want = -(out * onehot(LABELS, 4)).sum()
     got = loss.log_multinomial_loss(T(out), T(onehot(LABELS, 4)))
     assert got.dim() == 0 and got.item() == pytest.approx(want, rel=1e-12)
-    assert loss.log_multinomial_loss(T(out), ft.from_numpy(LABELS)).item() == pytest.approx(want, rel=1e-12)
+    assert loss.log_multinomial_loss(T(out), on_device(LABELS)).item() == pytest.approx(want, rel=1e-12)
 
 
 def test_cross_entropy_returns_loss_and_log_probabilities() -> None:
@@ -45,14 +48,14 @@ def test_cross_entropy_returns_loss_and_log_probabilities() -> None:
     logp = special.log_softmax(SCORES, axis=1)
     assert value.dim() == 0 and value.item() == pytest.approx(-logp[np.arange(5), LABELS].sum(), rel=1e-12)
     np.testing.assert_allclose(np_of(yhat), logp, rtol=1e-12)
-    value2, _ = loss.cross_entropy(T(SCORES), ft.from_numpy(LABELS))
+    value2, _ = loss.cross_entropy(T(SCORES), on_device(LABELS))
     assert value2.item() == pytest.approx(value.item(), rel=1e-14)
 
 
 def test_cross_entropy_over_another_dim() -> None:
     value, yhat = loss.cross_entropy(T(SCORES.T), T(onehot(LABELS, 4).T), dim=0)
     np.testing.assert_allclose(np_of(yhat), special.log_softmax(SCORES.T, axis=0), rtol=1e-12)
-    assert value.item() == pytest.approx(loss.cross_entropy(T(SCORES), ft.from_numpy(LABELS))[0].item())
+    assert value.item() == pytest.approx(loss.cross_entropy(T(SCORES), on_device(LABELS))[0].item())
 
 
 def test_cross_entropy_rejects_mismatched_class_indices() -> None:
@@ -70,7 +73,7 @@ def test_binary_cross_entropy() -> None:
     assert value.dim() == 0 and value.item() == pytest.approx(want, rel=1e-10)
     assert np.isfinite(value.item())
     np.testing.assert_allclose(np_of(got), yhat, rtol=1e-12)
-    assert loss.binary_cross_entropy(T(out), ft.from_numpy(t.astype(np.int64)))[0].item() == pytest.approx(want)
+    assert loss.binary_cross_entropy(T(out), on_device(t.astype(np.int64)))[0].item() == pytest.approx(want)
 
 
 def test_log_bce_loss_with_and_without_shift() -> None:
@@ -127,7 +130,7 @@ def test_loss_gradients_first_and_second_order() -> None:
     Y = T(onehot(LABELS, 4))
     t = T(R.integers(0, 2, (5, 4)).astype(float))
     check_grads(lambda o, y: loss.log_multinomial_loss(util.log_softmax(o), y), T(SCORES), Y, order=2)
-    check_grads(lambda o: loss.cross_entropy(o, ft.from_numpy(LABELS)), T(SCORES), order=2)
+    check_grads(lambda o: loss.cross_entropy(o, on_device(LABELS)), T(SCORES), order=2)
     check_grads(lambda o, y: loss.cross_entropy(o, y)[0], T(SCORES), Y, order=2)
     check_grads(lambda o: loss.binary_cross_entropy(o, t), T(SCORES), order=2)
     check_grads(lambda o: loss.log_bce_loss(o, t, 1e-3), T(R.uniform(0.1, 0.8, (5, 4))), order=2)
@@ -165,7 +168,7 @@ def mlp_loss(params: dict[str, ft.Tensor], x: ft.Tensor, y: ft.Tensor) -> tuple[
 def _data(rng: np.random.Generator, n: int = 16) -> tuple[ft.Tensor, ft.Tensor]:
     x = rng.normal(0, 1, (n, SIZES[0]))
     labels = (x[:, :4].argmax(1)) % SIZES[-1]  # learnable: the largest of the first four inputs
-    return T(x), util.one_hot(ft.from_numpy(labels), SIZES[-1])
+    return T(x), util.one_hot(on_device(labels), SIZES[-1])
 
 
 def test_mlp_gradients_against_finite_differences() -> None:
@@ -210,7 +213,7 @@ def test_mlp_sgd_through_flatten_and_cast() -> None:
     first = None
     for _ in range(10):
         dparams, value, _ = grad(mlp_loss)(unflatten(leaves), x, y)
-        assert value.type() == "flambeau.FloatTensor"
+        assert value.dtype == ft.float32 and value.device == x.device
         first = value.item() if first is None else first
         gleaves, _ = util.flatten(dparams)
         leaves = [p - 0.02 * g for p, g in zip(leaves, gleaves, strict=True)]

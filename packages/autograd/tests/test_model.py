@@ -13,6 +13,9 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, grad, loss, model, util
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 
 def check_tree(f: Callable[..., Any], params: Any, *rest: Any) -> None:
@@ -79,15 +82,15 @@ def test_neural_network_matches_nn_sequential() -> None:
     x = ft.randn(6, 5)
     y = ft.LongTensor([0, 2, 1, 1, 0, 2])
     logp = model.activation("LogSoftMax")(f(params, x))
-    np.testing.assert_allclose(logp.numpy(), seq.forward(x).numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(host(logp), host(seq.forward(x)), rtol=1e-12, atol=1e-14)
     crit = nn.ClassNLLCriterion(size_average=False)
     want_loss = crit.forward(seq.forward(x), y)
     seq.zero_grad_parameters()
     seq.backward(x, crit.backward(seq.output, y))
     dparams, value = grad(lambda p: loss.cross_entropy(f(p, x), y)[0])(params)
     assert float(value) == pytest.approx(want_loss, rel=1e-12)
-    np.testing.assert_allclose(dparams[0][0].numpy(), lin1.grad_weight.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dparams[1][1].numpy(), lin2.grad_bias.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(dparams[0][0]), host(lin1.grad_weight), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(dparams[1][1]), host(lin2.grad_bias), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["ReLU", "Tanh", "Sigmoid", "SoftMax", "LogSoftMax", "ELU", "SoftPlus"])
@@ -150,14 +153,14 @@ def test_batch_normalization_matches_nn() -> None:
     bn.weight.copy_(params[1][0])
     bn.bias.copy_(params[1][1])
     h = model.sequence(layers[:3])(params, x)
-    np.testing.assert_allclose(h.numpy(), bn.forward(x @ params[0][0].t() + params[0][1]).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(host(h), host(bn.forward(x @ params[0][0].t() + params[0][1])), rtol=1e-10)
     state = layers[2].state
     assert state is not None
-    np.testing.assert_allclose(state["running_mean"].numpy(), bn.running_mean.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(state["running_var"].numpy(), bn.running_var.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(host(state["running_mean"]), host(bn.running_mean), rtol=1e-12)
+    np.testing.assert_allclose(host(state["running_var"]), host(bn.running_var), rtol=1e-12)
     bn.evaluate()
     h_eval = model.sequence(layers[:3])(params, x, train=False)
-    np.testing.assert_allclose(h_eval.numpy(), bn.forward(x @ params[0][0].t() + params[0][1]).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(host(h_eval), host(bn.forward(x @ params[0][0].t() + params[0][1])), rtol=1e-10)
     check_tree(lambda p, x: f(p, x), params, x)  # training mode: through the batch statistics
     check_tree(lambda p, x: f(p, x, False), params, x)
 
@@ -205,9 +208,9 @@ def test_spatial_layers_match_nn() -> None:
     conv.bias.copy_(params[0][1])
     seq = nn.Sequential().add(conv).add(nn.ReLU()).add(nn.SpatialMaxPooling(2, 2))
     x = ft.randn(2, 2, 11, 11)  # conv -> 6 x 6, pool -> 3 x 3
-    np.testing.assert_allclose(f(params, x).numpy(), seq.forward(x).numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(host(f(params, x)), host(seq.forward(x)), rtol=1e-12, atol=1e-14)
     x = ft.randn(2, 13, 13)  # conv -> 7 x 7; pooling drops the last row and column, as nn's floor mode
-    np.testing.assert_allclose(f(params, x).numpy(), seq.forward(x).numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(host(f(params, x)), host(seq.forward(x)), rtol=1e-12, atol=1e-14)
 
 
 def test_spatial_network_gradients() -> None:
@@ -238,7 +241,7 @@ def test_spatial_dropout_and_batch_normalization_layers() -> None:
     bn.weight.copy_(params[1][0])
     bn.bias.copy_(params[1][1])
     x = ft.randn(4, 20, 3, 3)
-    np.testing.assert_allclose(layers[2](params, x).numpy(), bn.forward(x).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(host(layers[2](params, x)), host(bn.forward(x)), rtol=1e-10)
 
 
 def test_alexnet_sizes_and_gradients() -> None:
@@ -289,19 +292,19 @@ def test_recurrent_sizes(builder: Any, keys: dict[str, tuple[int, ...]]) -> None
     x = ft.randn(N, T, F)
     hs, state = f_all(params, x)
     assert hs.size() == (N, T, H)
-    np.testing.assert_allclose(hs[:, -1].numpy(), state["h"].numpy())
-    np.testing.assert_allclose(f(params, x)[0].numpy(), state["h"].numpy())
+    np.testing.assert_allclose(host(hs[:, -1]), host(state["h"]))
+    np.testing.assert_allclose(host(f(params, x)[0]), host(state["h"]))
     # continuing from the state equals running the whole sequence
     first, state = f_all(params, x.narrow(1, 0, 6))
     rest, _ = f_all(params, x.narrow(1, 6, 4), state)
-    np.testing.assert_allclose(ft.cat([first, rest], 1).numpy(), hs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(host(ft.cat([first, rest], 1)), host(hs), rtol=1e-12)
 
 
 def test_lstm_one_step_by_hand() -> None:
     f, params, layers = model.RecurrentLSTMNetwork(input_features=F, hidden_features=H)
     assert layers == {}
     normal_(params, 0.5)
-    W, b = params[0]["W"].numpy(), params[0]["b"].numpy()
+    W, b = host(params[0]["W"]), host(params[0]["b"])
     x, h0, c0 = np.random.default_rng(0).normal(size=(3, N, F + H))
     x, h0, c0 = x[:, :F], h0[:, :H], c0[:, :H]
     z = np.concatenate([x, h0], 1) @ W + b
@@ -309,23 +312,23 @@ def test_lstm_one_step_by_hand() -> None:
     i, fg, o, g = (z[:, k * H : (k + 1) * H] for k in range(4))  # input, forget, output, candidate
     c = sig(fg) * c0 + sig(i) * np.tanh(g)
     h = sig(o) * np.tanh(c)
-    got, state = f(params, ft.from_numpy(x).view(N, 1, F), {"h": ft.from_numpy(h0), "c": ft.from_numpy(c0)})
-    np.testing.assert_allclose(got.numpy(), h, rtol=1e-12)
-    np.testing.assert_allclose(state["c"].numpy(), c, rtol=1e-12)
+    got, state = f(params, on_device(x).view(N, 1, F), {"h": on_device(h0), "c": on_device(c0)})
+    np.testing.assert_allclose(host(got), h, rtol=1e-12)
+    np.testing.assert_allclose(host(state["c"]), c, rtol=1e-12)
 
 
 def test_gru_one_step_by_hand() -> None:
     f, params = model.RecurrentGRUNetwork(input_features=F, hidden_features=H)
     normal_(params, 0.5)
-    p = {k: v.numpy() for k, v in params[0].items()}
+    p = {k: host(v) for k, v in params[0].items()}
     rng = np.random.default_rng(1)
     x, h0 = rng.normal(size=(N, F)), rng.normal(size=(N, H))
     gates = 1 / (1 + np.exp(-(np.concatenate([x, h0], 1) @ p["W"] + p["b"])))
     reset, update = gates[:, :H], gates[:, H:]
     candidate = np.tanh(np.concatenate([x, h0 * reset], 1) @ p["V"] + p["c"])
     want = (1 - update) * h0 + update * candidate
-    got, _ = f(params, ft.from_numpy(x).view(N, 1, F), {"h": ft.from_numpy(h0)})
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+    got, _ = f(params, on_device(x).view(N, 1, F), {"h": on_device(h0)})
+    np.testing.assert_allclose(host(got), want, rtol=1e-12)
 
 
 def test_rnn_one_step_by_hand() -> None:
@@ -333,8 +336,8 @@ def test_rnn_one_step_by_hand() -> None:
     normal_(params, 0.5)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(N, F))
-    want = np.tanh(np.concatenate([x, np.zeros((N, H))], 1) @ params[0]["W"].numpy() + params[0]["b"].numpy())
-    np.testing.assert_allclose(f(params, ft.from_numpy(x).view(N, 1, F))[0].numpy(), want, rtol=1e-12)
+    want = np.tanh(np.concatenate([x, np.zeros((N, H))], 1) @ host(params[0]["W"]) + host(params[0]["b"]))
+    np.testing.assert_allclose(host(f(params, on_device(x).view(N, 1, F))[0]), want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("builder", [model.RecurrentLSTMNetwork, model.RecurrentGRUNetwork, model.RecurrentNetwork])
@@ -386,7 +389,7 @@ def test_lstm_batch_normalization() -> None:
         (a["running_mean"] == b["running_mean"]).all()
         for a, b in zip(before["lstm_bn"], layers["lstm_bn"], strict=True)
     )
-    assert not np.allclose(h_eval.numpy(), h.numpy())
+    assert not np.allclose(host(h_eval), host(h))
     check_tree(lambda p, x: f(p, x)[0], params, x)
 
 

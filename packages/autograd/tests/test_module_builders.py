@@ -12,6 +12,9 @@ import pytest
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, grad, module, util
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host
+
+pytestmark = pytest.mark.device
 
 
 def check_tree(f: Callable[..., Any], params: Any, *rest: Any) -> None:
@@ -39,15 +42,15 @@ def test_layer_normalization_zero_mean_unit_variance_per_row() -> None:
     f, params = module.LayerNormalization(6)
     x = ft.randn(4, 6) * 5 + 3
     y = f(params, x, eps=0.0)
-    np.testing.assert_allclose(y.mean(1).numpy(), 0, atol=1e-12)
-    np.testing.assert_allclose(y.var(1, unbiased=False).numpy(), 1, rtol=1e-12)  # population variance
-    xn = x.numpy()
+    np.testing.assert_allclose(host(y.mean(1)), 0, atol=1e-12)
+    np.testing.assert_allclose(host(y.var(1, unbiased=False)), 1, rtol=1e-12)  # population variance
+    xn = host(x)
     want = (xn - xn.mean(1, keepdims=True)) / (xn.std(1, keepdims=True) + 1e-5)
-    np.testing.assert_allclose(f(params, x).numpy(), want, rtol=1e-12)  # eps is added to the std
+    np.testing.assert_allclose(host(f(params, x)), want, rtol=1e-12)  # eps is added to the std
     assert f(params[0], x[1]).tolist() == pytest.approx(f(params, x)[1].tolist())  # one row, the dict itself
     params[0]["gain"].fill_(2.0)
     params[0]["bias"].fill_(-1.0)
-    np.testing.assert_allclose(f(params, x).numpy(), 2 * want - 1, rtol=1e-12)
+    np.testing.assert_allclose(host(f(params, x)), 2 * want - 1, rtol=1e-12)
     with pytest.raises(ShapeError):
         f(params, ft.randn(2, 5))
 
@@ -59,7 +62,7 @@ def test_layer_normalization_gradients() -> None:
     check_tree(f, params, ft.randn(3, 4))
     dparams, _ = grad(lambda p, x: (f(p, x) * ft.arange(4.0)).sum())(params, ft.randn(3, 4))
     assert dparams[0]["gain"].size() == (1, 4)
-    np.testing.assert_allclose(dparams[0]["bias"].numpy(), [[0.0, 3.0, 6.0, 9.0]])
+    np.testing.assert_allclose(host(dparams[0]["bias"]), [[0.0, 3.0, 6.0, 9.0]])
 
 
 # -- MaskedBatchNormalization -----------------------------------------------------------------
@@ -93,25 +96,25 @@ def test_masked_batch_normalization_statistics_over_valid_rows() -> None:
     lengths = [5, 3, 1, 4]
     mask = ft.tensor([[[1.0] if t < n else [0.0] for t in range(5)] for n in lengths])
     for step in range(3):  # the running estimates move with momentum at each training call
-        before = {k: state[k].numpy().copy() for k in ("running_mean", "running_std")}
+        before = {k: host(state[k]).copy() for k in ("running_mean", "running_std")}
         y = f(params, x, mask, state)
-        want, rm, rs = masked_reference(x.numpy(), mask.numpy(), before, 0.1, 1e-5)
-        np.testing.assert_allclose(y.numpy().reshape(-1, 3), want, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(state["running_mean"].numpy(), rm, rtol=1e-12)
-        np.testing.assert_allclose(state["running_std"].numpy(), rs, rtol=1e-12)
+        want, rm, rs = masked_reference(host(x), host(mask), before, 0.1, 1e-5)
+        np.testing.assert_allclose(host(y).reshape(-1, 3), want, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(host(state["running_mean"]), rm, rtol=1e-12)
+        np.testing.assert_allclose(host(state["running_std"]), rs, rtol=1e-12)
         assert step == 0 or not np.allclose(rm, before["running_mean"])
-    padded = y.numpy()[mask.numpy()[..., 0] == 0]
+    padded = host(y)[host(mask)[..., 0] == 0]
     assert np.all(padded == 0)  # padding rows give the bias (zero)
     # momentum 1: exactly the batch statistics of the valid rows: zero mean and unit variance there
     f1, params1, state1 = module.MaskedBatchNormalization(3, momentum=1.0)
     params1[0]["gain"].fill_(1.0)
-    y1 = f1(params1, x, mask, state1, eps=0.0).numpy()[mask.numpy()[..., 0] == 1]
+    y1 = host(f1(params1, x, mask, state1, eps=0.0))[host(mask)[..., 0] == 1]
     np.testing.assert_allclose(y1.mean(0), 0, atol=1e-12)
     np.testing.assert_allclose(y1.var(0), 1, rtol=1e-12)
     # a full-size mask means the same as one flag per row
     f2, params2, state2 = module.MaskedBatchNormalization(3, momentum=1.0)
     params2[0]["gain"].fill_(1.0)
-    y2 = f2(params2, x, mask.expand(4, 5, 3), state2, eps=0.0).numpy()[mask.numpy()[..., 0] == 1]
+    y2 = host(f2(params2, x, mask.expand(4, 5, 3), state2, eps=0.0))[host(mask)[..., 0] == 1]
     np.testing.assert_allclose(y2, y1, rtol=1e-12)
 
 
@@ -124,8 +127,8 @@ def test_masked_batch_normalization_evaluation_keeps_state() -> None:
     y = f(params, x, mask, state)
     assert (state["running_mean"] == frozen["running_mean"]).all()
     assert (state["running_std"] == frozen["running_std"]).all()
-    rm, rs = frozen["running_mean"].numpy(), frozen["running_std"].numpy()
-    np.testing.assert_allclose(y.numpy(), (x.numpy() - rm) / rs * 0.1, rtol=1e-12)
+    rm, rs = host(frozen["running_mean"]), host(frozen["running_std"])
+    np.testing.assert_allclose(host(y), (host(x) - rm) / rs * 0.1, rtol=1e-12)
     assert f(params, x[0], mask[0], state).size() == (2,)
     with pytest.raises(ShapeError):
         f(params, x, ft.ones(5, 1), state)
@@ -170,29 +173,29 @@ def test_soft_attention_focus_is_a_distribution_and_attention_its_expectation(la
     subject, h = ft.randn(2, 3, 4), ft.randn(2, 5)
     attention, focus = f(params, subject, h)
     assert attention.size() == (2, 3) and focus.size() == (2, 4)
-    np.testing.assert_allclose(focus.sum(1).numpy(), 1, rtol=1e-12)
+    np.testing.assert_allclose(host(focus.sum(1)), 1, rtol=1e-12)
     assert (focus > 0).all()
-    s, p = subject.numpy(), params[0]
-    logit = np.einsum("f,bfc->bc", p["W_att_subject"].numpy().ravel(), s) + h.numpy() @ p["W_att_h"].numpy()
+    s, p = host(subject), params[0]
+    logit = np.einsum("f,bfc->bc", host(p["W_att_subject"]).ravel(), s) + host(h) @ host(p["W_att_h"])
     if layer_normalization:
         c = logit - logit.mean(1, keepdims=True)
-        logit = c / (c.std(1, keepdims=True) + 1e-5) * p["focus_ln_gain"].numpy() + p["focus_ln_bias"].numpy()
+        logit = c / (c.std(1, keepdims=True) + 1e-5) * host(p["focus_ln_gain"]) + host(p["focus_ln_bias"])
     else:
-        logit = logit + p["b_att"].numpy()
+        logit = logit + host(p["b_att"])
     want = np.exp(logit - logit.max(1, keepdims=True))
     want /= want.sum(1, keepdims=True)
-    np.testing.assert_allclose(focus.numpy(), want, rtol=1e-12)
-    np.testing.assert_allclose(attention.numpy(), np.einsum("bfc,bc->bf", s, want), rtol=1e-12)
+    np.testing.assert_allclose(host(focus), want, rtol=1e-12)
+    np.testing.assert_allclose(host(attention), np.einsum("bfc,bc->bf", s, want), rtol=1e-12)
     one_attention, one_focus = f(params, subject[1], h[1])  # one subject, no batch dim
-    np.testing.assert_allclose(one_focus.numpy(), focus[1].numpy(), rtol=1e-12)
-    np.testing.assert_allclose(one_attention.numpy(), attention[1].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(host(one_focus), host(focus[1]), rtol=1e-12)
+    np.testing.assert_allclose(host(one_attention), host(attention[1]), rtol=1e-12)
     check_tree(lambda p, s, h: f(p, s, h), params, subject, h)
 
 
 def test_soft_attention_starts_uniform_and_checks_sizes() -> None:
     f, params = module.SoftAttention(hidden_features=2, subject_features=3, subject_choices=5)
     attention, focus = f(params, ft.randn(4, 3, 5), ft.randn(4, 2))
-    np.testing.assert_allclose(focus.numpy(), 0.2, rtol=1e-12)
+    np.testing.assert_allclose(host(focus), 0.2, rtol=1e-12)
     with pytest.raises(ShapeError):
         f(params, ft.randn(4, 3, 6), ft.randn(4, 2))
     with pytest.raises(ShapeError):

@@ -17,10 +17,17 @@ from same import assert_same
 
 import flambeau.tensor as ft
 from flambeau.autograd import detach, grad, optimize
+from flambeau.tensor.testing import host, on_device
 
 
 def _t(*values: float) -> ft.Tensor:
     return ft.Tensor(list(values))
+
+
+def _address(a: Any) -> int:
+    """Where a backend array's data starts (numpy's interface, or cupy's)."""
+    face = getattr(a, "__array_interface__", None) or a.__cuda_array_interface__
+    return int(face["data"][0])
 
 
 def _mlp(params: dict[str, Any], x: Any, y: Any) -> Any:
@@ -33,15 +40,16 @@ def _mlp(params: dict[str, Any], x: Any, y: Any) -> Any:
 def _mlp_args(seed: int, batch: int = 4) -> tuple[Any, ...]:
     rng = np.random.default_rng(seed)
     p = {
-        "W1": ft.from_numpy(rng.standard_normal((6, 5))),
-        "b1": ft.from_numpy(rng.standard_normal(5)),
-        "W2": ft.from_numpy(rng.standard_normal((5, 3))),
-        "b2": ft.from_numpy(rng.standard_normal(3)),
+        "W1": on_device(rng.standard_normal((6, 5))),
+        "b1": on_device(rng.standard_normal(5)),
+        "W2": on_device(rng.standard_normal((5, 3))),
+        "b2": on_device(rng.standard_normal(3)),
     }
-    y = ft.from_numpy(np.eye(3)[rng.integers(0, 3, batch)])
-    return p, ft.from_numpy(rng.standard_normal((batch, 6))), y
+    y = on_device(np.eye(3)[rng.integers(0, 3, batch)])
+    return p, on_device(rng.standard_normal((batch, 6))), y
 
 
+@pytest.mark.device
 def test_replays_equal_plain_mode_on_new_values_and_record_once() -> None:
     fast, plain = grad(_mlp, optimize=True), grad(_mlp)
     for seed in range(4):
@@ -51,6 +59,7 @@ def test_replays_equal_plain_mode_on_new_values_and_record_once() -> None:
     assert "def run(L):" in prog.source and "tanh" in prog.source
 
 
+@pytest.mark.device
 def test_a_new_signature_records_again() -> None:
     fast = grad(_mlp, optimize=True)
     fast(*_mlp_args(0, batch=4))
@@ -60,6 +69,7 @@ def test_a_new_signature_records_again() -> None:
     assert len(fast.programs) == 2
 
 
+@pytest.mark.device
 def test_numbers_are_part_of_the_signature() -> None:
     def f(x: Any, scale: float, *, power: int = 2) -> Any:
         return (x**power * scale).sum()
@@ -73,6 +83,7 @@ def test_numbers_are_part_of_the_signature() -> None:
     assert (fast.recordings, fast.replays) == (3, 1)
 
 
+@pytest.mark.device
 def test_a_branch_on_a_tensor_value_is_a_guard_and_each_path_replays() -> None:
     def f(x: Any) -> Any:
         if x.sum() > 0:
@@ -87,6 +98,7 @@ def test_a_branch_on_a_tensor_value_is_a_guard_and_each_path_replays() -> None:
     assert len(next(iter(fast.programs.values()))) == 2  # one program per path
 
 
+@pytest.mark.device
 def test_item_and_int_reads_are_guarded() -> None:
     def f(x: Any, n: Any) -> Any:
         out = x
@@ -102,6 +114,7 @@ def test_item_and_int_reads_are_guarded() -> None:
     assert (fast.recordings, fast.replays) == (2, 3)
 
 
+@pytest.mark.device
 def test_changing_paths_too_often_falls_back_with_a_warning() -> None:
     def path_per_value(x: Any, n: Any) -> Any:
         return x.sum() * n.item()  # n's value decides the program: a new path every call
@@ -116,37 +129,41 @@ def test_changing_paths_too_often_falls_back_with_a_warning() -> None:
     assert fast.fallbacks and "paths" in fast.fallbacks[0]
 
 
+@pytest.mark.device
 def test_results_are_fresh_on_every_call() -> None:
     fast = grad(lambda x: (x * x).sum(), optimize=True)
     x = ft.ones(64, 64)
     g1, v1 = fast(x)
     g2, v2 = fast(x * 3)
-    assert g1.numpy().max() == 2.0 and g2.numpy().max() == 6.0  # the first result was not overwritten
+    assert host(g1).max() == 2.0 and host(g2).max() == 6.0  # the first result was not overwritten
     assert float(v1) == 4096.0 and float(v2) == 9 * 4096.0
 
 
+@pytest.mark.device
 def test_stable_buffers_reuse_the_memory_of_results() -> None:
     fast = optimize(grad(lambda x: (ft.tanh(x) * 2).sum()), stable_buffers=True)
-    x = ft.from_numpy(np.linspace(-1, 1, 8192))
+    x = on_device(np.linspace(-1, 1, 8192))
     fast(x)
     g1, _ = fast(x)
     ptr = g1.data_ptr()
     g2, _ = fast(x * 2)
     assert g2.data_ptr() == ptr  # the same buffer, overwritten
-    np.testing.assert_allclose(g1.numpy(), 2 * (1 - np.tanh(2 * np.linspace(-1, 1, 8192)) ** 2))
+    np.testing.assert_allclose(host(g1), 2 * (1 - np.tanh(2 * np.linspace(-1, 1, 8192)) ** 2))
 
 
+@pytest.mark.device
 def test_intermediates_live_in_buffers_reused_across_calls() -> None:
     fast = grad(lambda x: ft.tanh(ft.sin(x) * 1.01 + x).sum(), optimize=True)
-    x = ft.from_numpy(np.linspace(-1, 1, 10000))
+    x = on_device(np.linspace(-1, 1, 10000))
     fast(x)
     (prog,) = next(iter(fast.programs.values()))
     assert prog.buffers and "out=" in prog.source
-    before = [b.__array_interface__["data"][0] for b in prog.buffers]
+    before = [_address(b) for b in prog.buffers]
     fast(x * 0.5)
-    assert [b.__array_interface__["data"][0] for b in prog.buffers] == before
+    assert [_address(b) for b in prog.buffers] == before
 
 
+@pytest.mark.device
 def test_nested_arguments_kwargs_and_argnum_tuples() -> None:
     Pair = namedtuple("Pair", "a b")
 
@@ -162,6 +179,7 @@ def test_nested_arguments_kwargs_and_argnum_tuples() -> None:
         assert fast.recordings == 1
 
 
+@pytest.mark.device
 def test_float_arguments_and_float_gradients() -> None:
     def f(a: float, x: Any) -> Any:
         return a * (x * x).sum()
@@ -173,6 +191,7 @@ def test_float_arguments_and_float_gradients() -> None:
     assert isinstance(da2, float) and fast.replays == 1
 
 
+@pytest.mark.device
 def test_second_order_through_the_optimized_mode() -> None:
     def f(x: Any) -> Any:
         return (ft.sin(x) * x).sum()
@@ -181,19 +200,20 @@ def test_second_order_through_the_optimized_mode() -> None:
         return grad(f)(x)[0].sum()
 
     x = _t(0.3, -1.2, 2.0)
-    want = (2 * np.cos(x.numpy()) - x.numpy() * np.sin(x.numpy())).tolist()
+    want = (2 * np.cos(host(x)) - host(x) * np.sin(host(x))).tolist()
     fast2 = grad(inner, optimize=True)  # the recording holds the backward of the backward
     for v in (x, x * 2):
-        w = (2 * np.cos(v.numpy()) - v.numpy() * np.sin(v.numpy())).tolist()
-        np.testing.assert_allclose(fast2(v)[0].numpy(), w, rtol=1e-13)
+        w = (2 * np.cos(host(v)) - host(v) * np.sin(host(v))).tolist()
+        np.testing.assert_allclose(host(fast2(v)[0]), w, rtol=1e-13)
     assert fast2.replays == 1
 
     # An optimized gradient inside a plain grad runs plainly there, so it can be differentiated.
     fast1 = grad(f, optimize=True)
     got = grad(lambda x: fast1(x)[0].sum())(x)[0]
-    np.testing.assert_allclose(got.numpy(), want, rtol=1e-13)
+    np.testing.assert_allclose(host(got), want, rtol=1e-13)
 
 
+@pytest.mark.device
 def test_random_draws_fall_back_to_plain_calls() -> None:
     def f(x: Any) -> Any:
         noise = ft.randn(2)
@@ -207,6 +227,7 @@ def test_random_draws_fall_back_to_plain_calls() -> None:
     assert "random" in fast.fallbacks[0] and fast.replays == 0
 
 
+@pytest.mark.device
 def test_writing_into_an_argument_falls_back_and_writes_as_plain_mode_does() -> None:
     def f(w: Any, buf: Any) -> Any:
         buf.add_(1)
@@ -232,6 +253,7 @@ def test_numpy_on_a_recorded_tensor_falls_back() -> None:
     assert float(fast(_t(2.0, 2.0))) == 4.0
 
 
+@pytest.mark.device
 def test_writing_into_a_global_tensor_falls_back() -> None:
     log = ft.zeros(2)
 
@@ -246,6 +268,7 @@ def test_writing_into_a_global_tensor_falls_back() -> None:
     assert log.tolist() == [3.0, 4.0]
 
 
+@pytest.mark.device
 def test_temporary_buffers_written_inside_the_function_are_fine() -> None:
     def f(x: Any) -> Any:
         out = ft.zeros(3)
@@ -263,6 +286,7 @@ def test_temporary_buffers_written_inside_the_function_are_fine() -> None:
     assert fast.replays == 1
 
 
+@pytest.mark.device
 def test_constants_from_a_closure_are_read_through_their_memory() -> None:
     scale = _t(1.0, 2.0)
     fast = grad(lambda x: (x * scale).sum(), optimize=True)
@@ -272,6 +296,7 @@ def test_constants_from_a_closure_are_read_through_their_memory() -> None:
     assert fast.replays == 1
 
 
+@pytest.mark.device
 def test_errors_in_the_function_are_the_usual_ones_and_nothing_is_kept() -> None:
     fast = grad(lambda x, y: (x @ y).sum(), optimize=True)
     with pytest.raises(ft.ShapeError, match="matmul|mm"):
@@ -300,6 +325,7 @@ def test_threads_share_an_optimized_function_safely() -> None:
         np.testing.assert_allclose(got[i], w, rtol=1e-13)
 
 
+@pytest.mark.device
 def test_a_value_stored_away_during_recording_is_a_plain_tensor_afterwards() -> None:
     kept: list[Any] = []
 
@@ -315,6 +341,7 @@ def test_a_value_stored_away_during_recording_is_a_plain_tensor_afterwards() -> 
     assert type(k) is ft.Tensor  # no longer a symbol of a finished recording
 
 
+@pytest.mark.device
 def test_index_tensors_among_the_arguments_are_read_on_every_replay() -> None:
     def nll(w: Any, x: Any, labels: Any) -> Any:
         z = x @ w
@@ -323,20 +350,21 @@ def test_index_tensors_among_the_arguments_are_read_on_every_replay() -> None:
 
     fast, plain = grad(nll, optimize=True), grad(nll)
     rng = np.random.default_rng(0)
-    w, x = ft.from_numpy(rng.standard_normal((5, 3))), ft.from_numpy(rng.standard_normal((4, 5)))
+    w, x = on_device(rng.standard_normal((5, 3))), on_device(rng.standard_normal((4, 5)))
     for _ in range(4):
-        labels = ft.from_numpy(rng.integers(0, 3, 4))
+        labels = on_device(rng.integers(0, 3, 4))
         assert_same(fast(w, x, labels), plain(w, x, labels))
     assert (fast.recordings, fast.replays) == (1, 3)
 
-    table = ft.from_numpy(rng.standard_normal((6, 2)))  # a closure tensor indexed by an argument
+    table = on_device(rng.standard_normal((6, 2)))  # a closure tensor indexed by an argument
     emb = grad(lambda w, idx: (table[idx] * w).sum(), optimize=True)
     for idx in ([1, 3], [0, 0], [5, 2]):
-        want = table.numpy()[idx].sum(0)
-        np.testing.assert_allclose(emb(ft.ones(2), ft.LongTensor(idx))[0].numpy(), want)
+        want = host(table)[idx].sum(0)
+        np.testing.assert_allclose(host(emb(ft.ones(2), ft.LongTensor(idx))[0]), want)
     assert emb.replays == 2
 
 
+@pytest.mark.device
 def test_mask_indices_guard_their_count_and_are_read_on_replay() -> None:
     def f(x: Any, mask: Any) -> Any:
         return (x[mask] ** 2).sum()
@@ -349,6 +377,7 @@ def test_mask_indices_guard_their_count_and_are_read_on_replay() -> None:
     assert (fast.recordings, fast.replays) == (2, 2)  # a new count of ones records again
 
 
+@pytest.mark.device
 def test_bad_values_on_replay_raise_the_plain_error() -> None:
     fast = grad(lambda w, idx: w[idx].sum(), optimize=True)
     assert fast(_t(1.0, 2.0, 3.0), ft.LongTensor([0, 2]))[0].tolist() == [1.0, 0.0, 1.0]

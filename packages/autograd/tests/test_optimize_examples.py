@@ -11,10 +11,13 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from same import assert_same
 
 import flambeau.tensor as ft
 from flambeau.autograd import defvjp, grad, loss, undefvjp, util
+
+pytestmark = pytest.mark.device
 
 
 def _agree(f: Callable[..., Any], calls: list[tuple[Any, ...]], argnum: Any = 0) -> Any:

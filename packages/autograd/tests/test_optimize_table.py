@@ -19,6 +19,9 @@ from test_rules import CASES, _function, _tensor
 import flambeau.tensor as ft
 from flambeau.autograd import grad, optimize
 from flambeau.tensor.optable import OPS
+from flambeau.tensor.testing import on_device
+
+pytestmark = pytest.mark.device
 
 
 def _weighted_sum(out: Any, rng: np.random.Generator, weights: list[Any]) -> Any:
@@ -29,7 +32,7 @@ def _weighted_sum(out: Any, rng: np.random.Generator, weights: list[Any]) -> Any
     for p in parts:
         if isinstance(p, ft.Tensor) and p.dtype.kind == "f":
             if k == len(weights):
-                weights.append(ft.from_numpy(rng.uniform(0.5, 1.5, tuple(p.size()))))
+                weights.append(on_device(rng.uniform(0.5, 1.5, tuple(p.size()))))
             term = (p * weights[k]).sum()
             total = term if total is None else total + term
             k += 1
@@ -38,7 +41,7 @@ def _weighted_sum(out: Any, rng: np.random.Generator, weights: list[Any]) -> Any
 
 def _perturbed(v: Any, rng: np.random.Generator) -> Any:
     if isinstance(v, ft.Tensor) and v.dtype.kind == "f":
-        return v * ft.from_numpy(np.asarray(1 + 1e-3 * rng.uniform(-1, 1, tuple(v.size()))))
+        return v * on_device(1 + 1e-3 * rng.uniform(-1, 1, tuple(v.size())))
     if isinstance(v, list):
         return [_perturbed(x, rng) for x in v]
     return v

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import flambeau.tensor as ft
 from flambeau.autograd import grad, primitive, profile, tracer
 from flambeau.autograd.profile import OpStats, Profile
@@ -15,6 +17,7 @@ def _three_tanh(x: Any) -> Any:
     return (x * 2).sum()
 
 
+@pytest.mark.device
 def test_counts_are_exact() -> None:
     with profile() as prof:
         grad(_three_tanh)(ft.randn(5))
@@ -23,6 +26,7 @@ def test_counts_are_exact() -> None:
     assert counts == {"tanh": (3, 3), "mul": (1, 1), "sum": (1, 1)}
 
 
+@pytest.mark.device
 def test_times_are_non_negative_and_sum_to_the_total() -> None:
     with profile() as prof:
         for _ in range(3):
@@ -38,6 +42,7 @@ def test_times_are_non_negative_and_sum_to_the_total() -> None:
     assert prof.stats["tanh"].forward_calls == 9
 
 
+@pytest.mark.device
 def test_the_table() -> None:
     with profile() as prof:
         grad(_three_tanh)(ft.randn(5))
@@ -68,6 +73,7 @@ def test_the_table() -> None:
     assert repr(prof).startswith("<Profile of 3 ops, ")
 
 
+@pytest.mark.device
 def test_only_the_block_is_profiled_and_profiles_nest() -> None:
     grad(_three_tanh)(ft.randn(5))  # before: not counted
     with profile() as outer:
@@ -83,6 +89,7 @@ def test_only_the_block_is_profiled_and_profiles_nest() -> None:
     assert inner.stats["tanh"].backward_calls == 6
 
 
+@pytest.mark.device
 def test_untraced_ops_are_not_counted() -> None:
     with profile() as prof:
         ft.tanh(ft.randn(5))
@@ -90,6 +97,7 @@ def test_untraced_ops_are_not_counted() -> None:
     assert "total" in str(prof)
 
 
+@pytest.mark.device
 def test_primitives_and_sequence_rules_count_once_per_call() -> None:
     @primitive
     def double(x: Any) -> Any:
@@ -104,6 +112,7 @@ def test_primitives_and_sequence_rules_count_once_per_call() -> None:
     assert (prof.stats["cat"].forward_calls, prof.stats["cat"].backward_calls) == (1, 1)
 
 
+@pytest.mark.device
 def test_higher_order_times_are_own_times() -> None:
     d1 = lambda x: grad(lambda x: ft.tanh(x).sum())(x)[0]
     with profile() as prof:

@@ -19,6 +19,7 @@ import flambeau.tensor as ft
 from flambeau.autograd import check_grads, gradients_info
 from flambeau.autograd.registry import _HISTORY, RULES, load_gradients
 from flambeau.tensor.optable import OPS, Op
+from flambeau.tensor.testing import on_device
 
 CASES: dict[str, list[GradCase]] = {}
 for path in sorted(Path(__file__).parent.glob("gradcases_*.py")):
@@ -62,7 +63,7 @@ def test_every_differentiable_op_has_gradient_cases() -> None:
 
 def _tensor(v: Any) -> Any:
     if isinstance(v, np.ndarray):
-        return ft.from_numpy(v.astype(np.float64) if v.dtype.kind == "f" else v.copy())
+        return on_device(v.astype(np.float64) if v.dtype.kind == "f" else v)
     if isinstance(v, list):
         return [_tensor(x) for x in v]
     if isinstance(v, tuple):
@@ -87,6 +88,7 @@ def _function(op: Op, case: GradCase) -> Any:
     return fn
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(("name", "case"), _params())
 def test_gradient_matches_finite_differences(name: str, case: GradCase) -> None:
     op = OPS[name]

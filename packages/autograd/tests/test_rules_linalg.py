@@ -10,17 +10,20 @@ import pytest
 import flambeau.tensor as ft
 from flambeau.autograd import grad
 from flambeau.autograd.errors import MissingGradientError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 R = np.random.default_rng(7)
 
 
 def T(a: np.ndarray) -> Any:
-    return ft.from_numpy(np.array(a, dtype=np.float64))
+    return on_device(a, np.float64)
 
 
 def both(f: Any, *args: Any) -> tuple[np.ndarray, ...]:
     """The gradients of ``f`` wrt every argument, as numpy arrays."""
-    return tuple(grad(f, argnum=i)(*args)[0].numpy() for i in range(len(args)))
+    return tuple(host(grad(f, argnum=i)(*args)[0]) for i in range(len(args)))
 
 
 def test_mm_and_addmm_gradients_are_the_transposed_products() -> None:
@@ -112,7 +115,7 @@ def _conv2_valid(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 def test_conv2_gradients_against_a_numpy_loop() -> None:
     x, k = R.normal(size=(4, 5)), R.normal(size=(2, 3))
     w = R.normal(size=(3, 3))
-    np.testing.assert_allclose(ft.conv2(T(x), T(k)).numpy(), _conv2_valid(x, k), rtol=1e-12)
+    np.testing.assert_allclose(host(ft.conv2(T(x), T(k))), _conv2_valid(x, k), rtol=1e-12)
     gx, gk = both(lambda a, b: (ft.conv2(a, b) * T(w)).sum(), T(x), T(k))
     ex, ek = np.zeros_like(x), np.zeros_like(k)  # by hand: out[i, j] = sum x[i+p, j+q] k[K-1-p, L-1-q]
     for i in range(3):
@@ -128,7 +131,7 @@ def test_conv2_gradients_against_a_numpy_loop() -> None:
 def test_xcorr2_planes_kernel_gradient_against_a_numpy_loop() -> None:
     x, k = R.normal(size=(2, 4, 4)), R.normal(size=(3, 2, 2, 2))
     w = R.normal(size=(3, 3, 3))
-    gk = grad(lambda b: (ft.xcorr2(T(x), b) * T(w)).sum())(T(k))[0].numpy()
+    gk = host(grad(lambda b: (ft.xcorr2(T(x), b) * T(w)).sum())(T(k))[0])
     ek = np.zeros_like(k)
     for q in range(3):
         for p in range(2):

@@ -8,10 +8,13 @@ from numpy.testing import assert_allclose
 
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, grad
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 
 def T(*v: object) -> ft.Tensor:
-    return ft.from_numpy(np.array(v, dtype=np.float64))
+    return on_device(v, np.float64)
 
 
 def test_unfold_overlapping_windows_accumulate() -> None:
@@ -24,11 +27,11 @@ def test_unfold_overlapping_windows_accumulate() -> None:
 def test_unfold_weighted_matches_numpy() -> None:
     x = np.random.default_rng(1).normal(size=(2, 6))
     w = np.random.default_rng(2).normal(size=(2, 2, 3))  # windows of 3 at step 2: 2 windows
-    g, _ = grad(lambda t: (t.unfold(1, 3, 2) * ft.from_numpy(w)).sum())(ft.from_numpy(x))
+    g, _ = grad(lambda t: (t.unfold(1, 3, 2) * on_device(w)).sum())(on_device(x))
     want = np.zeros_like(x)
     for i in range(2):
         want[:, 2 * i : 2 * i + 3] += w[:, i, :]
-    assert_allclose(g.numpy(), want)
+    assert_allclose(host(g), want)
 
 
 def test_expand_sums_back() -> None:
@@ -52,7 +55,7 @@ def test_cat_stack_split_values() -> None:
 
 
 def test_views_of_views() -> None:
-    x = ft.from_numpy(np.arange(24.0).reshape(2, 3, 4))
+    x = on_device(np.arange(24.0).reshape(2, 3, 4))
 
     def f(t: ft.Tensor) -> ft.Tensor:
         return (t.transpose(0, 2).narrow(0, 1, 2).select(2, -1).t() * 2).sum()
@@ -60,7 +63,7 @@ def test_views_of_views() -> None:
     g, _ = grad(f)(x)
     want = np.zeros((2, 3, 4))
     want[-1, :, 1:3] = 2
-    assert_allclose(g.numpy(), want)
+    assert_allclose(host(g), want)
 
 
 def test_inplace_on_a_traced_view_changes_the_input() -> None:
@@ -94,17 +97,17 @@ def test_inplace_through_select_and_getitem_views() -> None:
         s = ft.stack([ft.ones(2, dtype=ft.float64), ft.ones(2, dtype=ft.float64) * -2])
         return ((c0 * s[:, 0]) ** 2).sum() + ((c1 * s[:, 1]) ** 2).sum() + (c2 * c2).sum()
 
-    g, v = grad(f)(ft.from_numpy(a))
-    g_ref, v_ref = grad(f_ref)(ft.from_numpy(a))
+    g, v = grad(f)(on_device(a))
+    g_ref, v_ref = grad(f_ref)(on_device(a))
     assert_allclose(float(v), float(v_ref))
-    assert_allclose(g.numpy(), g_ref.numpy())
-    check_grads(f, ft.from_numpy(a), order=2)
+    assert_allclose(host(g), host(g_ref))
+    check_grads(f, on_device(a), order=2)
 
 
 def test_second_order_through_clone() -> None:
-    a = ft.from_numpy(np.arange(1.0, 7.0).reshape(2, 3))
+    a = on_device(np.arange(1.0, 7.0).reshape(2, 3))
     gg, _ = grad(lambda x: grad(lambda y: (y.clone() ** 3).sum())(x)[0].sum())(a)
-    assert_allclose(gg.numpy(), 6 * a.numpy())
+    assert_allclose(host(gg), 6 * host(a))
 
 
 def test_inplace_through_transpose_and_select_views() -> None:
@@ -122,11 +125,11 @@ def test_inplace_through_transpose_and_select_views() -> None:
         c2 = x[:, 2] * c1
         return (c0 * c0).sum() + (c1 * c1).sum() + (c2 * c2).sum()
 
-    g, v = grad(f)(ft.from_numpy(a))
-    g_ref, v_ref = grad(f_ref)(ft.from_numpy(a))
+    g, v = grad(f)(on_device(a))
+    g_ref, v_ref = grad(f_ref)(on_device(a))
     assert_allclose(float(v), float(v_ref))
-    assert_allclose(g.numpy(), g_ref.numpy())
-    check_grads(f, ft.from_numpy(a), order=2)
+    assert_allclose(host(g), host(g_ref))
+    check_grads(f, on_device(a), order=2)
 
 
 @pytest.mark.parametrize("make", ["t", "transpose", "view", "unsqueeze"])
@@ -142,9 +145,9 @@ def test_inplace_through_rearranging_views(make: str) -> None:
         views[make](x).mul_(3)
         return (x * x).sum()
 
-    g, v = grad(f)(ft.from_numpy(np.arange(1.0, 7.0).reshape(2, 3)))
+    g, v = grad(f)(on_device(np.arange(1.0, 7.0).reshape(2, 3)))
     assert float(v) == 9 * 91
-    assert_allclose(g.numpy(), 18 * np.arange(1.0, 7.0).reshape(2, 3))
+    assert_allclose(host(g), 18 * np.arange(1.0, 7.0).reshape(2, 3))
 
 
 def test_inplace_through_narrow_with_negative_start() -> None:
@@ -166,5 +169,5 @@ def test_inplace_through_sub_view() -> None:
 
 
 def test_second_order_through_views() -> None:
-    x = ft.from_numpy(np.random.default_rng(3).normal(size=(3, 4)))
+    x = on_device(np.random.default_rng(3).normal(size=(3, 4)))
     check_grads(lambda t: (t.unfold(1, 2, 1) ** 3).sum() + (t.t().reshape(2, 6) ** 2).sum(), x, order=3)

@@ -15,19 +15,22 @@ import pytest
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, grad, model, util
 from flambeau.autograd import nn as agnn
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 BATCH = 8
 
 
 def _data(seed: int = 0) -> tuple[Any, Any, dict[str, Any]]:
     rng = np.random.default_rng(seed)
-    x = ft.from_numpy(rng.standard_normal((BATCH, 784)) * 0.5)
-    y = ft.from_numpy(rng.integers(0, 10, BATCH))
+    x = on_device(rng.standard_normal((BATCH, 784)) * 0.5)
+    y = on_device(rng.integers(0, 10, BATCH))
     w = {
-        "W1": ft.from_numpy(rng.standard_normal((50, 784)) / 28),
-        "b1": ft.from_numpy(rng.standard_normal(50) * 0.1),
-        "W2": ft.from_numpy(rng.standard_normal((10, 50)) / 7),
-        "b2": ft.from_numpy(rng.standard_normal(10) * 0.1),
+        "W1": on_device(rng.standard_normal((50, 784)) / 28),
+        "b1": on_device(rng.standard_normal(50) * 0.1),
+        "W2": on_device(rng.standard_normal((10, 50)) / 7),
+        "b2": on_device(rng.standard_normal(10) * 0.1),
     }
     return x, y, w
 
@@ -67,8 +70,8 @@ def _as_lists(w: dict[str, Any]) -> list[Any]:
 
 def _flat(g: Any) -> list[np.ndarray]:
     if isinstance(g, dict):
-        return [g[k].numpy() for k in ("W1", "b1", "W2", "b2")]
-    return [t.numpy() for layer in g for t in layer]
+        return [host(g[k]) for k in ("W1", "b1", "W2", "b2")]
+    return [host(t) for layer in g for t in layer]
 
 
 def test_the_three_ways_give_the_same_loss_and_gradients() -> None:

@@ -26,10 +26,13 @@ from flambeau.autograd import (
     value_and_grad,
 )
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host
+
+pytestmark = pytest.mark.device
 
 
 def _np(x: Any) -> np.ndarray:
-    return np.asarray(x.numpy() if isinstance(x, ft.Tensor) else x, dtype=float)
+    return np.asarray(host(x), dtype=float)
 
 
 def _fd_jvp(f: Any, x: ft.Tensor, v: ft.Tensor, eps: float = 1e-6) -> np.ndarray:
@@ -43,9 +46,9 @@ def _softmax(x: Any) -> Any:
 
 
 # Functions that are not element-wise: each output element mixes several inputs.
-A = ft.randn(3, 4)
+A = ft.randn(3, 4)  # made on import, on the cpu: moved to the device under test when used
 NON_ELEMENTWISE = {
-    "matmul": lambda x: A @ ft.tanh(x),  # x: 4x2 -> 3x2
+    "matmul": lambda x: A.to(x.device) @ ft.tanh(x),  # x: 4x2 -> 3x2
     "reduce": lambda x: (x * x).sum(1) * x.prod(0).sum(),  # x: 4x2 -> 4
     "softmax": _softmax,  # x: 4x2 -> 4x2
     "scalar": lambda x: ft.log((x @ x.t()).exp().sum()),  # x: 4x2 -> one element, 0-d

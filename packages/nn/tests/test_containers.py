@@ -13,6 +13,9 @@ from test_table import check_table_module, flat
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor
+from flambeau.tensor.testing import host
+
+pytestmark = pytest.mark.device
 
 
 def rand(*size: int) -> Tensor:
@@ -21,7 +24,7 @@ def rand(*size: int) -> Tensor:
 
 def lin(m: nn.Linear, x: np.ndarray) -> np.ndarray:
     """Linear's forward in numpy."""
-    return x @ m.weight.numpy().T + m.bias.numpy()
+    return x @ host(m.weight).T + host(m.bias)
 
 
 class CropForTest(nn.Module):
@@ -52,8 +55,8 @@ def test_parallel_values_and_gradient() -> None:
     a, b = nn.Linear(4, 3), nn.Linear(4, 2)
     m = nn.Parallel(1, 0).add(a).add(b)
     x = rand(4, 2)
-    ref = np.concatenate([lin(a, x.numpy()[:, 0]), lin(b, x.numpy()[:, 1])])
-    np.testing.assert_allclose(m.forward(x).numpy(), ref, rtol=1e-12)
+    ref = np.concatenate([lin(a, host(x)[:, 0]), lin(b, host(x)[:, 1])])
+    np.testing.assert_allclose(host(m.forward(x)), ref, rtol=1e-12)
     check_module(m, x)
 
 
@@ -62,8 +65,8 @@ def test_parallel_on_batches_concatenates_along_the_output_dim() -> None:
     m = nn.Parallel(0, 1).add(a).add(b).add(c)
     x = rand(3, 4, 3)  # three slices, each a batch of 4
     out = m.forward(x)
-    ref = np.concatenate([lin(k, x.numpy()[i]) for i, k in enumerate((a, b, c))], 1)
-    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
+    ref = np.concatenate([lin(k, host(x)[i]) for i, k in enumerate((a, b, c))], 1)
+    np.testing.assert_allclose(host(out), ref, rtol=1e-12)
     check_module(m, rand(3, 2, 3))
 
 
@@ -79,8 +82,8 @@ def test_concat_values_and_gradient(batch: bool) -> None:
     a, b = nn.Linear(3, 2), nn.Linear(3, 4)
     m = nn.Concat(1 if batch else 0).add(a).add(nn.Sequential(b, nn.Tanh()))
     x = rand(5, 3) if batch else rand(3)
-    ref = np.concatenate([lin(a, x.numpy()), np.tanh(lin(b, x.numpy()))], -1)
-    np.testing.assert_allclose(m.forward(x).numpy(), ref, rtol=1e-12)
+    ref = np.concatenate([lin(a, host(x)), np.tanh(lin(b, host(x)))], -1)
+    np.testing.assert_allclose(host(m.forward(x)), ref, rtol=1e-12)
     check_module(m, x)
 
 
@@ -99,9 +102,9 @@ def test_depth_concat_with_linear_layers() -> None:
     m = nn.DepthConcat(0).add(a).add(b)
     x = rand(2, 3)
     ref = np.zeros((4, 3))
-    ref[:2] = lin(a, x.numpy())
-    ref[2:, 1:2] = lin(b, x.numpy())
-    np.testing.assert_allclose(m.forward(x).numpy(), ref, rtol=1e-12)
+    ref[:2] = lin(a, host(x))
+    ref[2:, 1:2] = lin(b, host(x))
+    np.testing.assert_allclose(host(m.forward(x)), ref, rtol=1e-12)
     check_module(m, x)
 
 
@@ -120,14 +123,14 @@ def test_concat_table_on_a_tensor() -> None:
     m = nn.ConcatTable().add(a).add(b)
     x = rand(2, 3)
     out = m.forward(x)
-    np.testing.assert_allclose(out[0].numpy(), lin(a, x.numpy()), rtol=1e-12)
-    np.testing.assert_allclose(out[1].numpy(), lin(b, x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(host(out[0]), lin(a, host(x)), rtol=1e-12)
+    np.testing.assert_allclose(host(out[1]), lin(b, host(x)), rtol=1e-12)
     check_table_module(m, x)
     # the input gradient is the sum of the children's
     go = [rand(2, 2), rand(2, 4)]
     g = m.backward(x, go)
-    ref = go[0].numpy() @ a.weight.numpy() + go[1].numpy() @ b.weight.numpy()
-    np.testing.assert_allclose(g.numpy(), ref, rtol=1e-12)
+    ref = host(go[0]) @ host(a.weight) + host(go[1]) @ host(b.weight)
+    np.testing.assert_allclose(host(g), ref, rtol=1e-12)
 
 
 def test_concat_table_adds_nested_table_gradients() -> None:
@@ -143,9 +146,9 @@ def test_concat_table_adds_nested_table_gradients() -> None:
     go = [ft.ones(3), ft.ones(3) * 2, ft.ones(3) * 3, ft.ones(3) * 4]
     m.forward(inp)
     g = m.backward(inp, go)
-    np.testing.assert_allclose(g[0].numpy(), np.full(3, 1.0 + 4.0))
-    np.testing.assert_allclose(g[1][0].numpy(), 2.0 + 3.0 * z.numpy() + 4.0)
-    np.testing.assert_allclose(g[1][1].numpy(), 3.0 * y.numpy() + 4.0)
+    np.testing.assert_allclose(host(g[0]), np.full(3, 1.0 + 4.0))
+    np.testing.assert_allclose(host(g[1][0]), 2.0 + 3.0 * host(z) + 4.0)
+    np.testing.assert_allclose(host(g[1][1]), 3.0 * host(y) + 4.0)
     check_table_module(m, inp)
 
 
@@ -166,8 +169,8 @@ def test_parallel_table() -> None:
     m = nn.ParallelTable().add(a).add(nn.Tanh())
     x, y = rand(2, 3), rand(4)
     out = m.forward([x, y])
-    np.testing.assert_allclose(out[0].numpy(), lin(a, x.numpy()), rtol=1e-12)
-    np.testing.assert_allclose(out[1].numpy(), np.tanh(y.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(host(out[0]), lin(a, host(x)), rtol=1e-12)
+    np.testing.assert_allclose(host(out[1]), np.tanh(host(y)), rtol=1e-12)
     check_table_module(m, [x, y])
     with pytest.raises(TypeError, match="ParallelTable: expected a table of 2 entries, got 1"):
         m.forward([x])
@@ -192,7 +195,7 @@ def test_map_table_shares_parameters_between_clones() -> None:
     xs = [rand(3), rand(4, 3), rand(3)]
     out = m.forward(xs)
     for o, x in zip(out, xs, strict=True):
-        np.testing.assert_allclose(o.numpy(), lin(lin0, x.numpy()), rtol=1e-12)
+        np.testing.assert_allclose(host(o), lin(lin0, host(x)), rtol=1e-12)
     assert len(m) == 3
     for c in m.modules[1:]:
         assert c.weight.data_ptr() == lin0.weight.data_ptr()
@@ -211,11 +214,11 @@ def test_map_table_gradient_is_the_sum_over_entries_and_updates_once() -> None:
     m.zero_grad_parameters()
     gos = [rand(2), rand(2)]
     m.backward(xs, gos)
-    ref = sum(np.outer(g.numpy(), x.numpy()) for g, x in zip(gos, xs, strict=True))
-    np.testing.assert_allclose(lin0.grad_weight.numpy(), ref, rtol=1e-12)
-    w = lin0.weight.numpy().copy()
+    ref = sum(np.outer(host(g), host(x)) for g, x in zip(gos, xs, strict=True))
+    np.testing.assert_allclose(host(lin0.grad_weight), ref, rtol=1e-12)
+    w = host(lin0.weight).copy()
     m.update_parameters(0.1)
-    np.testing.assert_allclose(lin0.weight.numpy(), w - 0.1 * ref, rtol=1e-12)
+    np.testing.assert_allclose(host(lin0.weight), w - 0.1 * ref, rtol=1e-12)
 
 
 def test_map_table_follows_get_parameters_and_type() -> None:
@@ -226,11 +229,11 @@ def test_map_table_follows_get_parameters_and_type() -> None:
     assert flat_p.nelement() == 8 and flat_g.nelement() == 8
     flat_p.fill_(0.5)
     out = model.forward(xs)
-    ref = sum(0.5 * x.numpy().sum() + 0.5 for x in xs)
-    np.testing.assert_allclose(out.numpy(), np.full(2, ref), rtol=1e-12)
+    ref = sum(0.5 * host(x).sum() + 0.5 for x in xs)
+    np.testing.assert_allclose(host(out), np.full(2, ref), rtol=1e-12)
     model.float()
     mt = model.get(0)
-    assert mt.get(2).weight.type() == "flambeau.FloatTensor"
+    assert mt.get(2).weight.dtype == ft.float32 and mt.get(2).weight.device == xs[0].device
     assert mt.get(2).weight.data_ptr() == mt.get(0).weight.data_ptr()
 
 
@@ -239,7 +242,7 @@ def test_map_table_without_sharing() -> None:
     xs = [rand(2), rand(2)]
     m.forward(xs)
     assert m.get(1).weight.data_ptr() != m.get(0).weight.data_ptr()
-    np.testing.assert_array_equal(m.get(1).weight.numpy(), m.get(0).weight.numpy())
+    np.testing.assert_array_equal(host(m.get(1).weight), host(m.get(0).weight))
     assert len(m.parameters()[0]) == 4
     check_table_module(m, xs)
     with pytest.raises(TypeError, match="MapTable holds a single module"):
@@ -285,12 +288,12 @@ def test_bottle_folds_leading_dims() -> None:
     x = rand(3, 5, 4)
     out = m.forward(x)
     assert tuple(out.size()) == (3, 5, 2)
-    np.testing.assert_allclose(out.numpy(), lin(a, x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(host(out), lin(a, host(x)), rtol=1e-12)
     check_module(m, rand(2, 3, 4))
     check_module(m, rand(2, 1, 3, 4))
     # an input the module takes as it is goes through unchanged
     x2 = rand(5, 4)
-    np.testing.assert_allclose(m.forward(x2).numpy(), lin(a, x2.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(host(m.forward(x2)), lin(a, host(x2)), rtol=1e-12)
     check_module(m, x2)
 
 
@@ -324,9 +327,9 @@ def test_backward_update_equals_a_manual_update() -> None:
     a.update_parameters(0.1)
     b.forward(x)
     gb = b.backward_update(x, go, 0.1)
-    np.testing.assert_allclose(gb.numpy(), ga.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(host(gb), host(ga), rtol=1e-12)
     for p, q in zip(a.parameters()[0], b.parameters()[0], strict=True):
-        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(host(q), host(p), rtol=1e-12)
     # and the gradient buffers were left alone by backward_update
     assert all(g.abs().max().item() == 0.0 for g in b.parameters()[1])
 

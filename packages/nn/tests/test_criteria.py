@@ -14,20 +14,23 @@ import pytest
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError, DomainError, IndexError, ShapeError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 rng = np.random.default_rng(7)
 
 
 def T(a: Any) -> ft.Tensor:
-    return ft.from_numpy(np.array(a, dtype=np.float64))
+    return on_device(a, np.float64)
 
 
 def L(a: Any) -> ft.Tensor:
-    return ft.from_numpy(np.array(a, dtype=np.int64))
+    return on_device(a, np.int64)
 
 
 def npy(x: Any) -> Any:
-    return [npy(v) for v in x] if isinstance(x, list) else x.numpy()
+    return [npy(v) for v in x] if isinstance(x, list) else host(x)
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:
@@ -40,15 +43,14 @@ def numeric_grad(crit: nn.Criterion, input: Any, target: Any, h: float = 1e-6) -
     tensors = input if isinstance(input, list) else [input]
     grads = []
     for t in tensors:
-        a = t.numpy()  # a view: writes perturb the tensor
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            orig = a[idx]
-            a[idx] = orig + h
+        g = np.zeros(tuple(t.size()))
+        for idx in np.ndindex(g.shape):  # writes through indexing perturb the tensor, on any device
+            orig = float(t[idx])
+            t[idx] = orig + h
             hi = crit.forward(input, target)
-            a[idx] = orig - h
+            t[idx] = orig - h
             lo = crit.forward(input, target)
-            a[idx] = orig
+            t[idx] = orig
             g[idx] = (hi - lo) / (2 * h)
         grads.append(g)
     return grads if isinstance(input, list) else grads[0]
@@ -66,10 +68,10 @@ def check_backward(crit: nn.Criterion, input: Any, target: Any) -> None:
         assert isinstance(analytic, list) and len(analytic) == len(input)
         for g, n, x in zip(analytic, numeric, input, strict=True):
             assert g.size() == x.size()
-            np.testing.assert_allclose(g.numpy(), n, rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(host(g), n, rtol=1e-5, atol=1e-7)
     else:
         assert analytic.size() == input.size()
-        np.testing.assert_allclose(analytic.numpy(), numeric, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(host(analytic), numeric, rtol=1e-5, atol=1e-7)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -486,7 +488,7 @@ def test_class_nll_gradient_and_total_weight_with_weights() -> None:
     crit.forward(x, L([2, 1, 1]))
     assert crit.total_weight == 8.0
     np.testing.assert_allclose(
-        crit.backward(x, L([2, 1, 1])).numpy(), [[0, 0, -0.5], [0, -0.25, 0], [0, -0.25, 0]], rtol=0, atol=0
+        host(crit.backward(x, L([2, 1, 1]))), [[0, 0, -0.5], [0, -0.25, 0], [0, -0.25, 0]], rtol=0, atol=0
     )
 
 
@@ -494,7 +496,7 @@ def test_class_nll_int_and_tensor_targets_agree_and_float_targets_are_classes() 
     x = T(logp(4))
     a = nn.ClassNLLCriterion()
     assert a.forward(x, 3) == a.forward(x, L([3])) == a.forward(x, T([3.0])) == -x[3].item()
-    np.testing.assert_array_equal(a.backward(x, 3).numpy(), a.backward(x, L([3])).numpy())
+    np.testing.assert_array_equal(host(a.backward(x, 3)), host(a.backward(x, L([3]))))
     assert a.backward(x, 3).tolist() == [0.0, 0.0, 0.0, -1.0]
     row = x.view(1, 4)  # a batch of one takes the same short path
     assert a.forward(row, L([3])) == -x[3].item() and a.backward(row, L([3])).tolist() == [[0.0, 0.0, 0.0, -1.0]]
@@ -517,18 +519,24 @@ def test_class_nll_with_every_target_ignored_is_zero_with_a_zero_gradient() -> N
 @pytest.mark.parametrize(
     ("x", "t", "error", "message"),
     [
-        (logp(2, 4), L([0, 4]), IndexError, r"target 4 is out of range for 4 classes \(expected 0 to 3"),
-        (logp(2, 4), L([-1, 0]), IndexError, r"target -1 is out of range for 4 classes"),
-        (logp(2, 4), L([-100, 7]), IndexError, r"target 7 is out of range for 4 classes"),
+        (logp(2, 4), np.array([0, 4]), IndexError, r"target 4 is out of range for 4 classes \(expected 0 to 3"),
+        (logp(2, 4), np.array([-1, 0]), IndexError, r"target -1 is out of range for 4 classes"),
+        (logp(2, 4), np.array([-100, 7]), IndexError, r"target 7 is out of range for 4 classes"),
         (logp(4), 4, IndexError, r"target 4 is out of range for 4 classes"),
         (logp(4), -2, IndexError, r"target -2 is out of range for 4 classes"),
-        (logp(2, 4), L([0, 1, 2]), ShapeError, r"expected a target of 2 class indices .* got 3$"),
-        (logp(2, 4), L([[0, 1]]), ShapeError, r"expected a target of 2 class indices"),
-        (logp(2, 3, 4), L([0, 1]), ShapeError, r"expected a 1-D input \(C\) or a 2-D batch \(N x C\) .* got 2x3x4"),
+        (logp(2, 4), np.array([0, 1, 2]), ShapeError, r"expected a target of 2 class indices .* got 3$"),
+        (logp(2, 4), np.array([[0, 1]]), ShapeError, r"expected a target of 2 class indices"),
+        (
+            logp(2, 3, 4),
+            np.array([0, 1]),
+            ShapeError,
+            r"expected a 1-D input \(C\) or a 2-D batch \(N x C\) .* got 2x3x4",
+        ),
         (logp(2, 4), [0, 1], ArgumentError, r"expected the target to be a tensor, got list"),
     ],
 )
 def test_class_nll_errors_name_what_was_expected(x: np.ndarray, t: Any, error: type, message: str) -> None:
+    t = L(t) if isinstance(t, np.ndarray) else t  # made here: on the device under test
     crit = nn.ClassNLLCriterion()
     with pytest.raises(error, match=message):
         crit.forward(T(x), t)
@@ -579,7 +587,7 @@ def test_bce_rejects_inputs_that_are_not_probabilities_and_misfit_weights() -> N
 def test_class_simplex_embeddings_form_a_regular_simplex_and_predictions_find_the_vertex() -> None:
     for k in (2, 3, 6):
         crit = nn.ClassSimplexCriterion(k)
-        s = crit.simplex.numpy()
+        s = host(crit.simplex)
         np.testing.assert_allclose(s, ref_simplex(k), atol=1e-12)
         gram = s @ s.T
         np.testing.assert_allclose(np.diag(gram), 1.0, atol=1e-12)
@@ -588,7 +596,7 @@ def test_class_simplex_embeddings_form_a_regular_simplex_and_predictions_find_th
     crit = nn.ClassSimplexCriterion(4)
     x = crit.simplex.index_select(0, L([2, 0, 3])) * 0.5 + T(rng.standard_normal((3, 4)) * 0.01)
     preds = crit.get_predictions(x)
-    np.testing.assert_allclose(preds.numpy(), x.numpy() @ crit.simplex.numpy().T)
+    np.testing.assert_allclose(host(preds), host(x) @ host(crit.simplex).T)
     assert crit.get_top_prediction(x).tolist() == [2, 0, 3]
     assert crit.get_top_prediction(x[1]).tolist() == [0]
     assert repr(crit) == "nn.ClassSimplexCriterion(4)"

@@ -1,7 +1,8 @@
-"""nn.GPU on "cpu" (moves are no-ops): it behaves as the module it decorates.
+"""nn.GPU on the device its inputs are on (moves are no-ops): it behaves as the module it decorates.
 
-The moves between devices are tested on the third-party ``boxed`` backend in
-integration-tests/test_nn_gpu.py.
+The tests run on cpu, or on the device under test (``--flambeau-device``): the decorator's device is
+the current one, where the tests' tensors are made. The moves between devices are tested on the
+third-party ``boxed`` backend in integration-tests/test_nn_gpu.py.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn.gpu import GPU
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host
+
+
+def here() -> str:
+    """The current device (cpu, or the device under test inside a device test)."""
+    return str(ft.device())
 
 
 def pair() -> tuple[nn.Module, GPU]:
     """A plain model and a GPU-decorated copy of it."""
     plain = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
-    return plain, GPU(plain.clone(), "cpu")
+    return plain, GPU(plain.clone(), here())
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("shape", [(5, 4), (4,)], ids=["batch", "single"])
 def test_forward_backward_and_update_match_the_plain_module(shape: tuple[int, ...]) -> None:
     plain, gpu = pair()
@@ -30,59 +38,63 @@ def test_forward_backward_and_update_match_the_plain_module(shape: tuple[int, ..
     for m in (plain, gpu):
         m.zero_grad_parameters()
     out = gpu.forward(x)
-    np.testing.assert_array_equal(out.numpy(), plain.forward(x).numpy())
+    np.testing.assert_array_equal(host(out), host(plain.forward(x)))
     gi = gpu.backward(x, g, 0.5)
-    np.testing.assert_array_equal(gi.numpy(), plain.backward(x, g, 0.5).numpy())
+    np.testing.assert_array_equal(host(gi), host(plain.backward(x, g, 0.5)))
     for a, b in zip(plain.parameters()[1], gpu.parameters()[1], strict=True):
-        np.testing.assert_array_equal(b.numpy(), a.numpy())
+        np.testing.assert_array_equal(host(b), host(a))
     plain.update_parameters(0.1)
     gpu.update_parameters(0.1)
     for a, b in zip(plain.parameters()[0], gpu.parameters()[0], strict=True):
-        np.testing.assert_array_equal(b.numpy(), a.numpy())
+        np.testing.assert_array_equal(host(b), host(a))
     # update_grad_input and acc_grad_parameters called separately agree too
     gpu.zero_grad_parameters()
     plain.zero_grad_parameters()
     gpu.forward(x)
     plain.forward(x)
-    np.testing.assert_array_equal(gpu.update_grad_input(x, g).numpy(), plain.update_grad_input(x, g).numpy())
+    np.testing.assert_array_equal(host(gpu.update_grad_input(x, g)), host(plain.update_grad_input(x, g)))
     gpu.acc_grad_parameters(x, g, 2.0)
     plain.acc_grad_parameters(x, g, 2.0)
     for a, b in zip(plain.parameters()[1], gpu.parameters()[1], strict=True):
-        np.testing.assert_array_equal(b.numpy(), a.numpy())
+        np.testing.assert_array_equal(host(b), host(a))
 
 
-def test_a_cpu_move_copies_nothing() -> None:
+@pytest.mark.device
+def test_a_move_to_the_device_the_tensors_are_on_copies_nothing() -> None:
     lin = nn.Linear(3, 2)
-    gpu = GPU(lin, "cpu")
+    gpu = GPU(lin, here())
     x = ft.randn(2, 3)
     assert gpu.forward(x) is lin.output
     assert gpu.backward(x, ft.ones(2, 2)) is lin.grad_input
     assert gpu.module is lin and gpu.get(0) is lin and gpu.parameters()[0] == [lin.weight, lin.bias]
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("shape", [(3, 4), (4,)], ids=["batch", "single"])
 def test_gradients_against_finite_differences_and_save_load(shape: tuple[int, ...]) -> None:
-    check_module(GPU(nn.Sequential(nn.Linear(4, 3), nn.Sigmoid()), "cpu"), ft.randn(*shape))
+    check_module(GPU(nn.Sequential(nn.Linear(4, 3), nn.Sigmoid()), here()), ft.randn(*shape))
 
 
+@pytest.mark.device
 def test_table_inputs_and_outputs() -> None:
-    gpu = GPU(nn.CAddTable(), "cpu")
+    gpu = GPU(nn.CAddTable(), here())
     a, b = ft.randn(2, 3), ft.randn(2, 3)
     out = gpu.forward([a, b])
-    np.testing.assert_allclose(out.numpy(), a.numpy() + b.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(host(out), host(a) + host(b), rtol=1e-15)
     grads = gpu.backward([a, b], ft.ones(2, 3))
     assert isinstance(grads, list) and len(grads) == 2
     for g in grads:
-        np.testing.assert_array_equal(g.numpy(), np.ones((2, 3)))
-    split = GPU(nn.ConcatTable().add(nn.Identity()).add(nn.MulConstant(2.0)), "cpu")
+        np.testing.assert_array_equal(host(g), np.ones((2, 3)))
+    split = GPU(nn.ConcatTable().add(nn.Identity()).add(nn.MulConstant(2.0)), here())
     outs = split.forward(a)
     assert isinstance(outs, list) and len(outs) == 2
-    np.testing.assert_allclose(outs[1].numpy(), 2 * a.numpy(), rtol=1e-15)
-    np.testing.assert_allclose(split.backward(a, [ft.ones(2, 3), ft.ones(2, 3)]).numpy(), np.full((2, 3), 3.0))
+    np.testing.assert_allclose(host(outs[1]), 2 * host(a), rtol=1e-15)
+    np.testing.assert_allclose(host(split.backward(a, [ft.ones(2, 3), ft.ones(2, 3)])), np.full((2, 3), 3.0))
 
 
+@pytest.mark.device
 def test_inside_a_model_modes_flattening_and_clear_state() -> None:
-    model = nn.Sequential(nn.Linear(4, 4), GPU(nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 2)), "cpu"))
+    model = nn.Sequential(nn.Linear(4, 4), GPU(nn.Sequential(nn.Dropout(0.5), nn.Linear(4, 2)), here()))
     flat, grads = model.get_parameters()
     assert flat.nelement() == 4 * 4 + 4 + 4 * 2 + 2
     flat.fill_(0.0)
@@ -98,26 +110,29 @@ def test_inside_a_model_modes_flattening_and_clear_state() -> None:
     assert gpu.module.get(1).weight.nelement() == 8  # parameters are kept
 
 
+@pytest.mark.device
 def test_a_first_layer_without_grad_input_only_accumulates() -> None:
     lin = nn.Linear(3, 2)
-    gpu = GPU(lin, "cpu")
+    gpu = GPU(lin, here())
     gpu.grad_input = None
     x = ft.randn(4, 3)
     gpu.forward(x)
     gpu.zero_grad_parameters()
     assert gpu.backward(x, ft.ones(4, 2)) is None
-    np.testing.assert_allclose(lin.grad_bias.numpy(), [4.0, 4.0])
+    np.testing.assert_allclose(host(lin.grad_bias), [4.0, 4.0])
     gpu.clear_state()
     assert gpu.grad_input is None
 
 
+@pytest.mark.device
 def test_type_converts_the_module_and_it_stays_on_its_device() -> None:
-    gpu = GPU(nn.Linear(3, 2), "cpu")
+    gpu = GPU(nn.Linear(3, 2), here())
     assert gpu.float() is gpu
-    assert gpu.module.weight.dtype == ft.float32 and gpu.type() == "flambeau.FloatTensor"
+    prefix = ft.zeros(0).type().rsplit(".", 1)[0]  # flambeau on cpu, flambeau.cuda on cuda
+    assert gpu.module.weight.dtype == ft.float32 and gpu.type() == f"{prefix}.FloatTensor"
     out = gpu.forward(ft.randn(2, 3).float())
     assert out.dtype == ft.float32
-    assert gpu.to("cpu") is gpu and str(gpu.module.weight.device) == "cpu"
+    assert gpu.to(here()) is gpu and str(gpu.module.weight.device) == here()
 
 
 def test_printing_and_errors() -> None:
@@ -131,8 +146,11 @@ def test_printing_and_errors() -> None:
     with pytest.raises(ArgumentError, match="expected an nn module"):
         GPU("linear", "cpu")  # type: ignore[arg-type]
 
-    # The fused update (Module's, through parameters()) works through the decorator too.
-    fused = GPU(nn.Linear(3, 2), "cpu")
+
+@pytest.mark.device
+def test_the_fused_update_works_through_the_decorator() -> None:
+    # Module's fused update, through parameters()
+    fused = GPU(nn.Linear(3, 2), here())
     plain = fused.modules[0].clone()
     x, g = ft.randn(2, 3), ft.ones(2, 2)
     fused.forward(x)

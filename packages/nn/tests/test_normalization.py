@@ -15,10 +15,13 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn import image
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 
 def rand(*size: int, seed: int = 0) -> ft.Tensor:
-    return ft.from_numpy(np.random.default_rng(seed).standard_normal(size))
+    return on_device(np.random.default_rng(seed).standard_normal(size))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -45,31 +48,31 @@ def shaped(v, ndim):  # a per-channel vector broadcast over N x C x ...
 )
 def test_batchnorm_training_forward_and_running_statistics(cls, size) -> None:
     m = cls(3, eps=1e-3, momentum=0.2)
-    w, b = m.weight.numpy(), m.bias.numpy()
+    w, b = host(m.weight), host(m.bias)
     assert ((w >= 0) & (w <= 1)).all() and (b == 0).all()  # Torch's reset: U(0, 1) and 0
     m.bias.copy_(ft.Tensor([0.5, -1.0, 2.0]))
-    b = m.bias.numpy()
+    b = host(m.bias)
     x = rand(*size) * 3 + 1
-    xn = x.numpy()
+    xn = host(x)
     axes = (0,) + tuple(range(2, len(size)))
     y = m.forward(x)
     assert y.size() == x.size()
     nd = len(size)
-    np.testing.assert_allclose(y.numpy(), np_batchnorm(xn, shaped(w, nd), shaped(b, nd), 1e-3, axes), atol=1e-12)
+    np.testing.assert_allclose(host(y), np_batchnorm(xn, shaped(w, nd), shaped(b, nd), 1e-3, axes), atol=1e-12)
     count = xn.size // 3
     mean = xn.mean(axis=axes)
     unbiased = xn.var(axis=axes) * count / (count - 1)
-    np.testing.assert_allclose(m.running_mean.numpy(), 0.2 * mean, atol=1e-14)
-    np.testing.assert_allclose(m.running_var.numpy(), 0.8 + 0.2 * unbiased, atol=1e-14)
+    np.testing.assert_allclose(host(m.running_mean), 0.2 * mean, atol=1e-14)
+    np.testing.assert_allclose(host(m.running_var), 0.8 + 0.2 * unbiased, atol=1e-14)
     m.forward(x)  # a second step moves them again
-    np.testing.assert_allclose(m.running_mean.numpy(), 0.8 * 0.2 * mean + 0.2 * mean, atol=1e-14)
+    np.testing.assert_allclose(host(m.running_mean), 0.8 * 0.2 * mean + 0.2 * mean, atol=1e-14)
     # evaluation: the running statistics, not the batch's
     m.evaluate()
-    rm, rv = m.running_mean.numpy().copy(), m.running_var.numpy().copy()
+    rm, rv = host(m.running_mean).copy(), host(m.running_var).copy()
     y = m.forward(x)
     ref = (xn - shaped(rm, nd)) / np.sqrt(shaped(rv, nd) + 1e-3) * shaped(w, nd) + shaped(b, nd)
-    np.testing.assert_allclose(y.numpy(), ref, atol=1e-12)
-    np.testing.assert_array_equal(m.running_mean.numpy(), rm)  # untouched in evaluation
+    np.testing.assert_allclose(host(y), ref, atol=1e-12)
+    np.testing.assert_array_equal(host(m.running_mean), rm)  # untouched in evaluation
 
 
 @pytest.mark.parametrize(
@@ -100,13 +103,13 @@ def test_batchnorm_evaluation_backward_is_the_affine_map() -> None:
     x, g = rand(4, 2), rand(4, 2, seed=3)
     m.forward(x)
     gi = m.backward(x, g)
-    np.testing.assert_allclose(gi.numpy(), g.numpy() * np.array([2, 3]) / np.sqrt(np.array([3, 8]) + 1e-5))
+    np.testing.assert_allclose(host(gi), host(g) * np.array([2, 3]) / np.sqrt(np.array([3, 8]) + 1e-5))
 
 
 def test_batchnorm_without_affine_has_no_parameters_and_whitens() -> None:
     m = nn.SpatialBatchNormalization(2, affine=False)
     assert m.parameters() == ([], [])
-    y = m.forward(rand(3, 2, 4, 4) * 5 - 2).numpy()
+    y = host(m.forward(rand(3, 2, 4, 4) * 5 - 2))
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-14)
     np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, atol=1e-5)
     assert repr(m) == "nn.SpatialBatchNormalization(2, affine=False)"
@@ -208,11 +211,11 @@ KERNELS = {
 @pytest.mark.parametrize("size", [(3, 6, 7), (2, 2, 5, 4)])
 def test_subtractive_matches_the_loop_reference(name, size) -> None:
     k = KERNELS[name]()
-    raw = (ft.ones(9, 9) if k is None else k).numpy().copy()
+    raw = host(ft.ones(9, 9) if k is None else k).copy()
     c = size[-3]
     m = nn.SpatialSubtractiveNormalization(c, k)
     x = rand(*size) + 2
-    np.testing.assert_allclose(m.forward(x).numpy(), np_subtractive(x.numpy(), raw, c), atol=1e-12)
+    np.testing.assert_allclose(host(m.forward(x)), np_subtractive(host(x), raw, c), atol=1e-12)
     # a constant image is removed entirely, borders included (the coefficient map)
     assert m.forward(ft.full(*size, fill_value=3.0)).abs().max().item() < 1e-13
 
@@ -221,20 +224,20 @@ def test_subtractive_matches_the_loop_reference(name, size) -> None:
 @pytest.mark.parametrize("size", [(3, 6, 7), (2, 2, 5, 4)])
 def test_divisive_matches_the_loop_reference(name, size) -> None:
     k = KERNELS[name]()
-    raw = (ft.ones(9, 9) if k is None else k).numpy().copy()
+    raw = host(ft.ones(9, 9) if k is None else k).copy()
     c = size[-3]
     m = nn.SpatialDivisiveNormalization(c, k)
     x = rand(*size, seed=5)
-    np.testing.assert_allclose(m.forward(x).numpy(), np_divisive(x.numpy(), raw, c), atol=1e-12)
+    np.testing.assert_allclose(host(m.forward(x)), np_divisive(host(x), raw, c), atol=1e-12)
 
 
 def test_divisive_threshold_and_thresval() -> None:
     x = rand(2, 5, 5)
     x.narrow(2, 0, 2).zero_()  # a dark region: its std falls under the threshold
     m = nn.SpatialDivisiveNormalization(2, ft.ones(3, 3), threshold=0.3, thresval=2.0)
-    ref = np_divisive(x.numpy(), np.ones((3, 3)), 2, 0.3, 2.0)
-    np.testing.assert_allclose(m.forward(x).numpy(), ref, atol=1e-12)
-    assert (m.thresholded_stds.numpy() == 2.0).any()
+    ref = np_divisive(host(x), np.ones((3, 3)), 2, 0.3, 2.0)
+    np.testing.assert_allclose(host(m.forward(x)), ref, atol=1e-12)
+    assert (host(m.thresholded_stds) == 2.0).any()
     assert nn.SpatialDivisiveNormalization(2, threshold=0.5).thresval == 0.5  # thresval defaults to threshold
     check_module(m, x)
 
@@ -273,13 +276,13 @@ def test_local_normalization_gradients(name) -> None:
 @pytest.mark.parametrize("name", list(KERNELS))
 def test_contrastive_is_subtractive_then_divisive(name) -> None:
     k = KERNELS[name]()
-    raw = (ft.ones(9, 9) if k is None else k).numpy().copy()
+    raw = host(ft.ones(9, 9) if k is None else k).copy()
     m = nn.SpatialContrastiveNormalization(3, k)
     x = rand(2, 3, 6, 5, seed=7) * 2 + 1
-    ref = np_divisive(np_subtractive(x.numpy(), raw, 3), raw, 3)
-    np.testing.assert_allclose(m.forward(x).numpy(), ref, atol=1e-12)
+    ref = np_divisive(np_subtractive(host(x), raw, 3), raw, 3)
+    np.testing.assert_allclose(host(m.forward(x)), ref, atol=1e-12)
     single = m.forward(x[0])
-    np.testing.assert_allclose(single.numpy(), ref[0], atol=1e-12)
+    np.testing.assert_allclose(host(single), ref[0], atol=1e-12)
 
 
 def test_local_normalization_state_types_and_repr() -> None:
@@ -292,7 +295,7 @@ def test_local_normalization_state_types_and_repr() -> None:
     m.float()
     yf = m.forward(x.float())
     assert yf.dtype == np.float32
-    np.testing.assert_allclose(yf.numpy(), y.numpy(), atol=1e-5)
+    np.testing.assert_allclose(host(yf), host(y), atol=1e-5)
     assert repr(m) == "nn.SpatialContrastiveNormalization(2, 3x3 kernel, threshold=0.01)"
     assert repr(nn.SpatialSubtractiveNormalization(3)) == "nn.SpatialSubtractiveNormalization(3, 9x9 kernel)"
     d = nn.SpatialDivisiveNormalization(3, image.gaussian1D(5), 1e-3, 0.5)
@@ -354,10 +357,10 @@ def np_lrn(x, size, alpha, beta, k):
 def test_lrn_matches_the_reference_and_finite_differences(size, alpha, beta, k) -> None:
     m = nn.SpatialCrossMapLRN(size, alpha, beta, k)
     x = rand(2, 6, 3, 2, seed=4)
-    np.testing.assert_allclose(m.forward(x).numpy(), np_lrn(x.numpy(), size, alpha, beta, k), rtol=1e-13)
+    np.testing.assert_allclose(host(m.forward(x)), np_lrn(host(x), size, alpha, beta, k), rtol=1e-13)
     y1 = m.forward(x[1])
     assert y1.size() == ft.Size([6, 3, 2])
-    np.testing.assert_allclose(y1.numpy(), np_lrn(x.numpy()[1], size, alpha, beta, k), rtol=1e-13)
+    np.testing.assert_allclose(host(y1), np_lrn(host(x)[1], size, alpha, beta, k), rtol=1e-13)
     check_module(m, x)
     check_module(m, rand(4, 2, 3, seed=5))
 

@@ -15,10 +15,13 @@ from flambeau.nn.resample import (
     SpatialZeroPadding,
 )
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host
+
+pytestmark = pytest.mark.device
 
 
 def _np(t: ft.Tensor) -> np.ndarray:
-    return np.asarray(t.numpy())
+    return np.asarray(host(t))
 
 
 def ref_pad(x: np.ndarray, l: int, r: int, t: int, b: int, mode: str) -> np.ndarray:  # noqa: E741

@@ -12,17 +12,20 @@ from nncheck import check_module
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError, IndexError, ShapeError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 RNG = np.random.default_rng(7)
 
 
 def T(*shape: int, lo: float = -1.0, hi: float = 1.0) -> Any:
     """A float64 tensor of uniform values (seeded numpy, independent of ft's generator)."""
-    return ft.from_numpy(RNG.uniform(lo, hi, size=shape))
+    return on_device(RNG.uniform(lo, hi, size=shape))
 
 
 def A(t: Any) -> np.ndarray:
-    return np.asarray(t.numpy())
+    return np.asarray(host(t))
 
 
 def close(t: Any, ref: Any, tol: float = 1e-10) -> None:
@@ -55,7 +58,7 @@ def check_table(module: Any, inputs: list, grads_of: list[int], tol: float = 1e-
     def unit(j: int) -> Any:
         g = np.zeros(n_out)
         g[j] = 1.0
-        return ft.from_numpy(g.reshape(tuple(out.size())))
+        return on_device(g.reshape(tuple(out.size())))
 
     for i in grads_of:
         fd = _fd(module, inputs, inputs[i])
@@ -72,7 +75,7 @@ def check_table(module: Any, inputs: list, grads_of: list[int], tol: float = 1e-
             cols.append(A(g).reshape(-1).copy())
         assert np.abs(fd - np.stack(cols).T).max() < tol, f"{module!r}: grad of a parameter {tuple(p.size())} differs"
     if module.parameters()[0]:
-        go = ft.from_numpy(RNG.standard_normal(tuple(out.size())))
+        go = on_device(RNG.standard_normal(tuple(out.size())))
         module.zero_grad_parameters()
         module.backward(inputs, go, 1.0)
         once = [A(g).copy() for g in module.parameters()[1]]
@@ -281,16 +284,17 @@ def test_identity_copy_contiguous() -> None:
     assert nn.Identity().forward(table) is table
     c = nn.Copy("torch.DoubleTensor", "torch.FloatTensor")
     y = c.forward(x)
-    assert y.type() == "flambeau.FloatTensor"
+    prefix = x.type().rsplit(".", 1)[0]  # 'flambeau' on cpu, 'flambeau.cuda' on cuda: Copy keeps the device
+    assert y.type() == f"{prefix}.FloatTensor"
     close(y, A(x).astype(np.float32), 1e-6)
-    assert c.backward(x, y).type() == "flambeau.DoubleTensor"
+    assert c.backward(x, y).type() == f"{prefix}.DoubleTensor"
     same = nn.Copy()
     assert same.forward(x) is x and nn.Copy(force_copy=True).forward(x) is not x
     c.type("torch.FloatTensor")
-    assert c.in_type == c.out_type == "flambeau.FloatTensor"
+    assert c.in_type == c.out_type == f"{prefix}.FloatTensor"
     keep = nn.Copy("torch.DoubleTensor", "torch.FloatTensor", dont_cast=True)
     keep.type("torch.FloatTensor")
-    assert keep.in_type == "flambeau.DoubleTensor"
+    assert keep.in_type == f"{prefix}.DoubleTensor"
     check_module(nn.Copy(), x)
     t = T(3, 2).t()
     out = nn.Contiguous().forward(t)
@@ -465,7 +469,7 @@ def test_max_gradient_goes_to_argmax() -> None:
 
 def test_elementwise() -> None:
     x = T(3, 4, lo=0.5, hi=2.0)
-    s = T(3, 4, lo=0.2, hi=1.0) * ft.from_numpy(np.sign(RNG.standard_normal((3, 4))))
+    s = T(3, 4, lo=0.2, hi=1.0) * on_device(np.sign(RNG.standard_normal((3, 4))))
     cases = [
         (nn.Exp(), s, np.exp),
         (nn.Log(), x, np.log),
@@ -494,7 +498,7 @@ def test_elementwise() -> None:
 
 @pytest.mark.parametrize("p", [1, 1.5, 2, 3, 4, math.inf])
 def test_normalize(p: float) -> None:
-    x = T(3, 5) + ft.from_numpy(np.sign(RNG.standard_normal((3, 5))) * 0.1)
+    x = T(3, 5) + on_device(np.sign(RNG.standard_normal((3, 5))) * 0.1)
     m = nn.Normalize(p, 0.0 if math.isinf(p) else 1e-10)
     a = A(x)
     norm = np.abs(a).max(1) if math.isinf(p) else (np.sum(np.abs(a) ** p, 1) + 1e-10) ** (1 / p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,14 @@ from scipy.signal import correlate2d
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn import kernels
-from flambeau.tensor.errors import ArgumentError, DTypeError, ShapeError
+from flambeau.tensor.errors import ArgumentError, DeviceMismatchError, DTypeError, ShapeError
+from flambeau.tensor.testing import host, on_device
 
 RNG = np.random.default_rng(0)
 
 
 def T(a: np.ndarray) -> ft.Tensor:
-    return ft.from_numpy(np.array(a, dtype=np.float64))
+    return on_device(a, np.float64)
 
 
 def randn(*shape: int) -> np.ndarray:
@@ -117,6 +119,7 @@ def modules() -> list[tuple[str, Any, Any]]:
     ]
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("batched", [True, False], ids=["batch", "single"])
 @pytest.mark.parametrize(("make", "prep"), [m[1:] for m in modules()], ids=[m[0] for m in modules()])
 def test_gradients_match_finite_differences(make: Any, prep: Any, batched: bool) -> None:
@@ -124,19 +127,20 @@ def test_gradients_match_finite_differences(make: Any, prep: Any, batched: bool)
     check_module(make(), x)
 
 
+@pytest.mark.device
 def test_max_unpooling_gradient_and_round_trip() -> None:
     pool = nn.SpatialMaxPooling(2, 2, 2, 2, 1, 1)
     x = ft.rand(2, 3, 7, 6) + 0.1  # positive: pooling the unpooled map (zeros elsewhere) gives y back
     y = pool.forward(x)
     unpool = nn.SpatialMaxUnpooling(pool)
     check_module(unpool, y.clone(), io=False)
-    back = unpool.forward(y).numpy()
+    back = host(unpool.forward(y))
     assert back.shape == (2, 3, 7, 6)
-    xn = x.numpy()
+    xn = host(x)
     kept = back != 0
     np.testing.assert_array_equal(back[kept], xn[kept])  # every maximum back in its place
     assert kept.sum() == y.nelement()
-    np.testing.assert_array_equal(pool.forward(unpool.output).numpy(), y.numpy())
+    np.testing.assert_array_equal(host(pool.forward(unpool.output)), host(y))
     single = nn.SpatialMaxPooling(2, 2)
     ys = single.forward(ft.randn(3, 4, 4))
     check_module(nn.SpatialMaxUnpooling(single), ys.clone(), io=False)
@@ -146,6 +150,7 @@ def test_max_unpooling_gradient_and_round_trip() -> None:
 # Convolution values.
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("k", "stride", "pad"),
     [((3, 2), (1, 1), (0, 0)), ((3, 2), (2, 2), (1, 1)), ((2, 3), (2, 1), (1, 0)), ((1, 1), (1, 1), (0, 0))],
@@ -154,15 +159,16 @@ def test_convolution_matches_scipy(k: tuple[int, int], stride: tuple[int, int], 
     kh, kw = k
     m = nn.SpatialConvolution(3, 4, kw, kh, stride[1], stride[0], pad[1], pad[0])
     x = randn(2, 3, 7, 6)
-    want = ref_conv(x, m.weight.numpy(), m.bias.numpy(), stride, pad)
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), want, atol=1e-12)
-    np.testing.assert_allclose(m.forward(T(x[1])).numpy(), want[1], atol=1e-12)
+    want = ref_conv(x, host(m.weight), host(m.bias), stride, pad)
+    np.testing.assert_allclose(host(m.forward(T(x))), want, atol=1e-12)
+    np.testing.assert_allclose(host(m.forward(T(x[1]))), want[1], atol=1e-12)
     mm = nn.SpatialConvolutionMM(3, 4, kw, kh, stride[1], stride[0], pad[1], pad[0])
     mm.weight.copy_(m.weight)
     mm.bias.copy_(m.bias)
-    np.testing.assert_allclose(mm.forward(T(x)).numpy(), want, atol=1e-12)
+    np.testing.assert_allclose(host(mm.forward(T(x))), want, atol=1e-12)
 
 
+@pytest.mark.device
 def test_convolution_pad_h_defaults_to_pad_w_and_no_bias() -> None:
     m = nn.SpatialConvolution(1, 1, 3, 3, 1, 1, 1)
     assert (m.pad_w, m.pad_h) == (1, 1)
@@ -170,10 +176,11 @@ def test_convolution_pad_h_defaults_to_pad_w_and_no_bias() -> None:
     m.no_bias()
     assert len(m.parameters()[0]) == 1 and "bias" not in m.__dict__
     x = randn(1, 5, 5)
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), ref_conv(x[None], m.weight.numpy(), None, (1, 1), (1, 1))[0])
+    np.testing.assert_allclose(host(m.forward(T(x))), ref_conv(x[None], host(m.weight), None, (1, 1), (1, 1))[0])
     assert repr(m) == "nn.SpatialConvolution(1 -> 1, 3x3, 1,1, 1,1, without bias)"
 
 
+@pytest.mark.device
 def test_convolution_init_bounds_and_reset_stdv() -> None:
     m = nn.SpatialConvolution(4, 8, 3, 2)
     bound = 1 / math.sqrt(4 * 3 * 2)
@@ -184,34 +191,38 @@ def test_convolution_init_bounds_and_reset_stdv() -> None:
     assert float(m.weight.abs().max()) > 0.1
 
 
+@pytest.mark.device
 def test_dilated_convolution_matches_loop() -> None:
     m = nn.SpatialDilatedConvolution(3, 2, 3, 2, 2, 1, 1, 2, 2, 3)
     x = randn(2, 3, 9, 8)
-    want = ref_dilated(x, m.weight.numpy(), m.bias.numpy(), (1, 2), (2, 1), (3, 2))
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), want, atol=1e-12)
+    want = ref_dilated(x, host(m.weight), host(m.bias), (1, 2), (2, 1), (3, 2))
+    np.testing.assert_allclose(host(m.forward(T(x))), want, atol=1e-12)
     assert repr(m) == "nn.SpatialDilatedConvolution(3 -> 2, 3x2, 2,1, 1,2, 2,3)"
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("stride", "pad", "adj"), [((1, 1), (0, 0), (0, 0)), ((2, 3), (1, 1), (1, 2)), ((2, 2), (0, 1), (0, 1))]
 )
 def test_full_convolution_matches_scatter_loop(stride: Any, pad: Any, adj: Any) -> None:
     m = nn.SpatialFullConvolution(3, 2, 3, 2, stride[1], stride[0], pad[1], pad[0], adj[1], adj[0])
     x = randn(2, 3, 4, 5)
-    want = ref_full(x, m.weight.numpy(), m.bias.numpy(), stride, pad, adj)
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), want, atol=1e-12)
+    want = ref_full(x, host(m.weight), host(m.bias), stride, pad, adj)
+    np.testing.assert_allclose(host(m.forward(T(x))), want, atol=1e-12)
 
 
+@pytest.mark.device
 def test_full_convolution_is_the_adjoint_of_convolution() -> None:
     conv = nn.SpatialConvolution(3, 2, 3, 3, 2, 2, 1)
     full = nn.SpatialFullConvolution(2, 3, 3, 3, 2, 2, 1, 1, 0, 0).no_bias()
     full.weight.copy_(conv.weight)
     x, g = randn(1, 3, 7, 7), randn(1, 2, 4, 4)
     conv.forward(T(x))
-    want = conv.update_grad_input(T(x), T(g)).numpy()
-    np.testing.assert_allclose(full.forward(T(g)).numpy(), want, atol=1e-12)
+    want = host(conv.update_grad_input(T(x), T(g)))
+    np.testing.assert_allclose(host(full.forward(T(g))), want, atol=1e-12)
 
 
+@pytest.mark.device
 def test_full_convolution_target_size_input() -> None:
     m = nn.SpatialFullConvolution(2, 3, 3, 3, 2, 2, 1, 1)
     x = ft.randn(2, 2, 4, 4)
@@ -224,17 +235,18 @@ def test_full_convolution_target_size_input() -> None:
         nn.SpatialFullConvolution(2, 3, 3, 3, 2, 2, 1, 1, 2, 0)
 
 
+@pytest.mark.device
 def test_convolution_local_matches_loop() -> None:
     m = nn.SpatialConvolutionLocal(2, 3, 6, 5, 3, 2, 2, 1, 1, 0)
     x = randn(2, 2, 5, 6)
     assert m.weight.size() == (4, 3, 3, 2, 2, 3)
-    w, b = m.weight.numpy(), m.bias.numpy()
+    w, b = host(m.weight), host(m.bias)
     xp = np.pad(x, ((0, 0), (0, 0), (0, 0), (1, 1)))
     want = np.zeros((2, 3, 4, 3))
     for y, xx in itertools.product(range(4), range(3)):
         patch = xp[:, :, y : y + 2, 2 * xx : 2 * xx + 3]
         want[:, :, y, xx] = np.einsum("ncij,ocij->no", patch, w[y, xx]) + b[:, y, xx]
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), want, atol=1e-12)
+    np.testing.assert_allclose(host(m.forward(T(x))), want, atol=1e-12)
     with pytest.raises(ShapeError, match=r"expected an input of size 2x5x6 or N x 2x5x6, got 2x6x6"):
         m.forward(ft.zeros(2, 6, 6))
 
@@ -243,6 +255,7 @@ def test_convolution_local_matches_loop() -> None:
 # Connection tables.
 
 
+@pytest.mark.device
 def test_tables() -> None:
     assert nn.tables.full(3, 2).tolist() == [[0, 0], [1, 0], [2, 0], [0, 1], [1, 1], [2, 1]]
     assert nn.tables.one_to_one(2).tolist() == [[0, 0], [1, 1]]
@@ -257,26 +270,29 @@ def test_tables() -> None:
         nn.tables.random(3, 2, 4)
 
 
+@pytest.mark.device
 def test_convolution_map_is_a_sparse_dense_convolution() -> None:
     table = ft.LongTensor([[0, 0], [2, 0], [1, 1], [2, 2]])
     m = nn.SpatialConvolutionMap(table, 3, 2, 1, 2)
     assert (m.n_input_plane, m.n_output_plane) == (3, 3) and m.weight.size() == (4, 2, 3)
     dense = np.zeros((3, 3, 2, 3))
     for k, (i, o) in enumerate(table.tolist()):
-        dense[o, i] = m.weight.numpy()[k]
+        dense[o, i] = host(m.weight)[k]
     x = randn(2, 3, 7, 6)
-    want = ref_conv(x, dense, m.bias.numpy(), (2, 1), (0, 0))
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), want, atol=1e-12)
+    want = ref_conv(x, dense, host(m.bias), (2, 1), (0, 0))
+    np.testing.assert_allclose(host(m.forward(T(x))), want, atol=1e-12)
     assert repr(m) == "nn.SpatialConvolutionMap(3 -> 3, 3x2, 1,2, 4 connections)"
 
 
+@pytest.mark.device
 def test_convolution_map_reset_uses_each_outputs_fan_in() -> None:
     m = nn.SpatialConvolutionMap(ft.LongTensor([[0, 0], [1, 0], [2, 0], [0, 1]]), 2, 2)
-    w = m.weight.numpy()
+    w = host(m.weight)
     assert np.abs(w[:3]).max() <= 1 / math.sqrt(4 * 3) and np.abs(w[3]).max() <= 1 / math.sqrt(4)
     assert np.abs(w[3]).max() > 1 / math.sqrt(4 * 3)  # the wider bound is used (4 draws; fails 1 in 10^6)
 
 
+@pytest.mark.device
 def test_full_convolution_map_matches_full_convolution() -> None:
     table = nn.tables.full(2, 3)
     m = nn.SpatialFullConvolutionMap(table, 3, 2, 2, 1)
@@ -285,9 +301,10 @@ def test_full_convolution_map_matches_full_convolution() -> None:
         full.weight[i, o].copy_(m.weight[k])
     full.bias.copy_(m.bias)
     x = ft.randn(2, 2, 4, 5)
-    np.testing.assert_allclose(m.forward(x).numpy(), full.forward(x).numpy(), atol=1e-12)
+    np.testing.assert_allclose(host(m.forward(x)), host(full.forward(x)), atol=1e-12)
 
 
+@pytest.mark.device
 def test_connection_table_errors() -> None:
     with pytest.raises(ShapeError, match="n x 2"):
         nn.SpatialConvolutionMap(ft.LongTensor([[0, 1, 2]]), 2, 2)
@@ -299,30 +316,33 @@ def test_connection_table_errors() -> None:
 # Pooling values and sizes.
 
 
+@pytest.mark.device
 def test_subsampling_matches_window_sums() -> None:
     m = nn.SpatialSubSampling(3, 2, 3, 2, 1)
     x = randn(2, 3, 7, 6)
     s = ref_pool(x, (3, 2), (1, 2), (0, 0), (5, 3), lambda v, *_: v.sum(-1), 0.0)
-    want = s * m.weight.numpy()[:, None, None] + m.bias.numpy()[:, None, None]
-    np.testing.assert_allclose(m.forward(T(x)).numpy(), want, atol=1e-12)
+    want = s * host(m.weight)[:, None, None] + host(m.bias)[:, None, None]
+    np.testing.assert_allclose(host(m.forward(T(x))), want, atol=1e-12)
 
 
+@pytest.mark.device
 def test_max_pooling_2x2_matches_reshape_max() -> None:
     x = randn(2, 3, 8, 6)
     m = nn.SpatialMaxPooling(2, 2, 2, 2)
     want = x.reshape(2, 3, 4, 2, 3, 2).max(axis=(3, 5))
-    np.testing.assert_array_equal(m.forward(T(x)).numpy(), want)
-    idx = m.indices.numpy()
-    assert m.indices.type() == "flambeau.LongTensor" and idx.shape == (2, 3, 4, 3)
+    np.testing.assert_array_equal(host(m.forward(T(x))), want)
+    idx = host(m.indices)
+    assert m.indices.dtype == ft.int64 and m.indices.device == ft.device() and idx.shape == (2, 3, 4, 3)
     np.testing.assert_array_equal(
         np.take_along_axis(x.reshape(2, 3, -1), idx.reshape(2, 3, -1), 2).reshape(want.shape), want
     )
     g = randn(2, 3, 4, 3)
-    gin = m.backward(T(x), T(g)).numpy()
+    gin = host(m.backward(T(x), T(g)))
     mask = x == np.repeat(np.repeat(want, 2, 2), 2, 3)
     np.testing.assert_array_equal(gin, mask * np.repeat(np.repeat(g, 2, 2), 2, 3))
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("ceil", [False, True])
 def test_max_pooling_padded_overlapping_matches_loop(ceil: bool) -> None:
     x = randn(2, 2, 7, 6)
@@ -334,14 +354,15 @@ def test_max_pooling_padded_overlapping_matches_loop(ceil: bool) -> None:
     ow = kernels.out_size(6, 3, 2, 1, ceil=ceil)
     assert tuple(out.size()) == (2, 2, oh, ow)
     want = ref_pool(x, (2, 3), (1, 2), (1, 1), (oh, ow), lambda v, *_: v.max(-1), -np.inf)
-    np.testing.assert_array_equal(out.numpy(), want)
+    np.testing.assert_array_equal(host(out), want)
     # indices: the first maximum of each window, as a flat position in the unpadded plane
     xi = np.arange(42.0).reshape(1, 1, 7, 6)
     pos = ref_pool(np.zeros((1, 1, 7, 6)) + xi, (2, 3), (1, 2), (1, 1), (oh, ow), lambda v, *_: v.max(-1), -np.inf)
-    np.testing.assert_array_equal(m.forward(T(xi)).numpy(), pos)
-    np.testing.assert_array_equal(m.indices.numpy(), pos.astype(np.int64))
+    np.testing.assert_array_equal(host(m.forward(T(xi))), pos)
+    np.testing.assert_array_equal(host(m.indices), pos.astype(np.int64))
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("size", "k", "stride", "pad", "floor", "ceil"),
     [
@@ -361,6 +382,7 @@ def test_pooling_output_sizes_floor_and_ceil(size: int, k: int, stride: int, pad
         assert m.floor().forward(ft.zeros(1, size, size)).size() == (1, floor, floor)
 
 
+@pytest.mark.device
 def test_max_pooling_ties_pick_the_first_and_nan_propagates() -> None:
     m = nn.SpatialMaxPooling(2, 2)
     assert m.forward(ft.ones(1, 2, 2)).tolist() == [[[1.0]]] and m.indices.tolist() == [[[0]]]
@@ -369,10 +391,11 @@ def test_max_pooling_ties_pick_the_first_and_nan_propagates() -> None:
     assert math.isnan(float(y[0, 0, 0])) and m.indices.tolist() == [[[2]]]  # Torch keeps the last NaN
 
 
+@pytest.mark.device
 def test_dilated_max_pooling_matches_loop() -> None:
     x = randn(2, 2, 9, 8)
     m = nn.SpatialDilatedMaxPooling(2, 3, 2, 1, 1, 1, 3, 2)
-    out = m.forward(T(x)).numpy()
+    out = host(m.forward(T(x)))
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     oh, ow = (9 + 2 - 5) // 1 + 1, (8 + 2 - 4) // 2 + 1
     want = np.stack(
@@ -386,6 +409,7 @@ def test_dilated_max_pooling_matches_loop() -> None:
     assert repr(m) == "nn.SpatialDilatedMaxPooling(2x3, 2,1, 1,1, 3,2)"
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("include", [True, False])
 @pytest.mark.parametrize("ceil", [False, True])
 def test_average_pooling_matches_loop(include: bool, ceil: bool) -> None:
@@ -395,7 +419,7 @@ def test_average_pooling_matches_loop(include: bool, ceil: bool) -> None:
         m.ceil()
     if not include:
         m.set_count_exclude_pad()
-    out = m.forward(T(x)).numpy()
+    out = host(m.forward(T(x)))
     oh, ow = out.shape[2:]
     h, w = 7, 6
 
@@ -411,16 +435,18 @@ def test_average_pooling_matches_loop(include: bool, ceil: bool) -> None:
     np.testing.assert_allclose(out, want, atol=1e-12)
 
 
+@pytest.mark.device
 def test_average_pooling_stride_defaults_to_one() -> None:
     m = nn.SpatialAveragePooling(2, 2)
     assert (m.dw, m.dh) == (1, 1)
     assert m.forward(ft.zeros(3, 5, 5)).size() == (3, 4, 4)
 
 
+@pytest.mark.device
 def test_adaptive_max_pooling_matches_loop() -> None:
     x = randn(2, 3, 7, 5)
     m = nn.SpatialAdaptiveMaxPooling(3, 4)
-    out = m.forward(T(x)).numpy()
+    out = host(m.forward(T(x)))
     want = np.zeros((2, 3, 4, 3))
     for i, j in itertools.product(range(4), range(3)):
         r0, r1 = (i * 7) // 4, -(-((i + 1) * 7) // 4)
@@ -432,14 +458,15 @@ def test_adaptive_max_pooling_matches_loop() -> None:
     assert big.size() == (2, 3, 9, 7)
 
 
+@pytest.mark.device
 def test_lp_pooling_matches_norms() -> None:
     x = np.abs(randn(2, 3, 6, 6)) + 0.1
     m2 = nn.SpatialLPPooling(3, 2, 2, 2)
     want = np.sqrt((x.reshape(2, 3, 3, 2, 3, 2) ** 2).sum(axis=(3, 5)))
-    np.testing.assert_allclose(m2.forward(T(x)).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(host(m2.forward(T(x))), want, rtol=1e-12)
     m3 = nn.SpatialLPPooling(3, 3, 3, 2, 1, 2)
     want3 = ref_pool(x, (2, 3), (2, 1), (0, 0), (3, 4), lambda v, *_: (v**3).sum(-1) ** (1 / 3), 0.0)
-    np.testing.assert_allclose(m3.forward(T(x)).numpy(), want3, rtol=1e-12)
+    np.testing.assert_allclose(host(m3.forward(T(x))), want3, rtol=1e-12)
 
 
 def ref_intervals(u: float, size: int, out: int, pool: int) -> list[int]:
@@ -448,12 +475,13 @@ def ref_intervals(u: float, size: int, out: int, pool: int) -> list[int]:
     return [int((i + u) * alpha) - int(u * alpha) for i in range(out - 1)] + [size - pool]
 
 
+@pytest.mark.device
 def test_fractional_max_pooling_matches_torch_intervals() -> None:
     x = randn(2, 3, 9, 8)
     m = nn.SpatialFractionalMaxPooling(3, 2, 4, 5)  # pool 3 wide, 2 high; output 4 wide, 5 high
-    out = m.forward(T(x)).numpy()
+    out = host(m.forward(T(x)))
     assert out.shape == (2, 3, 5, 4)
-    s = m.random_samples.numpy()
+    s = host(m.random_samples)
     assert s.shape == (2, 3, 2) and (0 <= s).all() and (s < 1).all()
     for n, c in itertools.product(range(2), range(3)):
         rows = ref_intervals(s[n, c, 1], 9, 5, 2)
@@ -461,21 +489,22 @@ def test_fractional_max_pooling_matches_torch_intervals() -> None:
         for i, j in itertools.product(range(5), range(4)):
             win = x[n, c, rows[i] : rows[i] + 2, cols[j] : cols[j] + 3]
             assert out[n, c, i, j] == win.max()
-            assert x[n, c].reshape(-1)[m.indices.numpy()[n, c, i, j]] == win.max()
+            assert x[n, c].reshape(-1)[host(m.indices)[n, c, i, j]] == win.max()
 
 
+@pytest.mark.device
 def test_fractional_max_pooling_regions_are_redrawn_unless_fixed() -> None:
     x = ft.randn(1, 4, 12, 12)
     m = nn.SpatialFractionalMaxPooling(2, 2, 0.5, 0.5)
     m.forward(x)
     first = m.random_samples.clone()
     m.forward(x)
-    assert not np.array_equal(first.numpy(), m.random_samples.numpy())
+    assert not np.array_equal(host(first), host(m.random_samples))
     m.fix_pooling_regions()
     kept = m.random_samples.clone()
     y1 = m.forward(x).clone()
-    np.testing.assert_array_equal(m.forward(x).numpy(), y1.numpy())
-    np.testing.assert_array_equal(m.random_samples.numpy(), kept.numpy())
+    np.testing.assert_array_equal(host(m.forward(x)), host(y1))
+    np.testing.assert_array_equal(host(m.random_samples), host(kept))
     assert y1.size() == (1, 4, 6, 6)
     with pytest.raises(ArgumentError, match="reduction ratios"):
         nn.SpatialFractionalMaxPooling(2, 2, 0.5, 2)
@@ -507,22 +536,25 @@ def float_modules() -> list[nn.Module]:
     ]
 
 
+@pytest.mark.device
 def test_float32_stays_float32() -> None:
     x = ft.rand(2, 3, 8, 6, dtype="float32")
+    prefix = x.type().rsplit(".", 1)[0]  # flambeau on cpu, flambeau.cuda on cuda
     for m in float_modules():
         m.float()
         y = m.forward(x)
-        assert y.type() == "flambeau.FloatTensor", m
+        assert y.type() == f"{prefix}.FloatTensor", m
         g = m.backward(x, ft.ones(*y.size(), dtype="float32"))
-        assert g.type() == "flambeau.FloatTensor", m
-        assert all(p.type() == "flambeau.FloatTensor" for p in m.parameters()[1]), m
+        assert g.type() == f"{prefix}.FloatTensor", m
+        assert all(p.type() == f"{prefix}.FloatTensor" for p in m.parameters()[1]), m
     pool = nn.SpatialMaxPooling(2, 2).float()
     y = pool.forward(x)
     unpool = nn.SpatialMaxUnpooling(pool)
-    assert unpool.forward(y).type() == "flambeau.FloatTensor"
-    assert pool.indices.type() == "flambeau.LongTensor"
+    assert unpool.forward(y).type() == f"{prefix}.FloatTensor"
+    assert pool.indices.type() == f"{prefix}.LongTensor"
 
 
+@pytest.mark.device
 def test_wrong_input_sizes_name_expected_and_got() -> None:
     with pytest.raises(ShapeError, match=r"expected an input of size 3 x H x W or N x 3 x H x W, got 4x32x32"):
         nn.SpatialConvolution(3, 16, 5, 5).forward(ft.zeros(4, 32, 32))
@@ -542,13 +574,15 @@ def test_wrong_input_sizes_name_expected_and_got() -> None:
         nn.SpatialMaxPooling(3, 3, 1, 1, 2, 0).forward(ft.zeros(1, 5, 5))
 
 
+@pytest.mark.device
 def test_grad_output_type_and_device_errors() -> None:
     m = nn.SpatialConvolution(2, 3, 3, 3)
     x = ft.randn(2, 5, 5)
     m.forward(x)
     with pytest.raises(ShapeError, match=r"grad_output of size 3x2x2 does not match the output \(size 3x3x3\)"):
         m.backward(x, ft.zeros(3, 2, 2))
-    with pytest.raises(DTypeError, match=r"input is a flambeau.FloatTensor but the weight a flambeau.DoubleTensor"):
+    prefix = re.escape(x.type().rsplit(".", 1)[0])  # flambeau on cpu, flambeau.cuda on cuda
+    with pytest.raises(DTypeError, match=rf"input is a {prefix}.FloatTensor but the weight a {prefix}.DoubleTensor"):
         m.forward(x.float())
     with pytest.raises(DTypeError, match="floating-point"):
         nn.SpatialMaxPooling(2, 2).forward(ft.LongTensor(1, 4, 4))
@@ -558,6 +592,24 @@ def test_grad_output_type_and_device_errors() -> None:
         nn.SpatialMaxUnpooling(pool).forward(ft.zeros(1, 3, 3))
     with pytest.raises(ArgumentError, match="SpatialMaxPooling module"):
         nn.SpatialMaxUnpooling(nn.SpatialAveragePooling(2, 2))
+
+
+@pytest.mark.device
+def test_a_grad_output_on_another_device_is_refused() -> None:
+    """The kernels take raw arrays: a grad_output from another device must not reach them."""
+    if ft.device() == "cpu":
+        pytest.importorskip("boxed_backend")
+        if "boxed" not in {b.name for b in ft.backends() if b.available}:
+            pytest.skip("the boxed test backend is not available")
+        other = "boxed:0"
+    else:
+        other = "cpu"
+    x = ft.randn(2, 2, 6, 6)
+    for m in (nn.SpatialConvolution(2, 3, 3, 3), nn.SpatialSubSampling(2, 2, 2, 2, 2), nn.SpatialMaxPooling(2, 2)):
+        y = m.forward(x)
+        g = ft.ones(*y.size(), device=other)
+        with pytest.raises(DeviceMismatchError, match=r"grad_output is on .* but the output on"):
+            m.backward(x, g)
 
 
 def test_reprs_read_like_torch() -> None:
@@ -578,6 +630,7 @@ def test_reprs_read_like_torch() -> None:
     assert repr(nn.SpatialMaxUnpooling(pool)) == "nn.SpatialMaxUnpooling(associated to nn.SpatialMaxPooling(2x2, 2,2))"
 
 
+@pytest.mark.device
 def test_clear_state_keeps_indices_and_drops_columns() -> None:
     conv, pool = nn.SpatialConvolution(2, 3, 3, 3), nn.SpatialMaxPooling(2, 2)
     x = ft.randn(2, 2, 6, 6)
@@ -594,9 +647,10 @@ def test_clear_state_keeps_indices_and_drops_columns() -> None:
     conv.finput.set_()
     conv.zero_grad_parameters()
     conv.backward(x, g)
-    np.testing.assert_allclose(conv.grad_weight.numpy(), want.numpy())
+    np.testing.assert_allclose(host(conv.grad_weight), host(want))
 
 
+@pytest.mark.device
 def test_convnet_trains_on_a_batch() -> None:
     """The talk's convnet shape: two conv/tanh/pool stages and a 5x5 conv to 1x1, loss goes down."""
     model = nn.Sequential(
@@ -638,11 +692,12 @@ def test_modules_run_on_a_second_backend() -> None:
         yb = m.forward(xb)
         assert str(yb.device) == "boxed:0", m
         if not isinstance(m, nn.SpatialFractionalMaxPooling):
-            np.testing.assert_allclose(yb.cpu().numpy(), y.numpy(), atol=1e-12, err_msg=repr(m))
+            np.testing.assert_allclose(host(yb.cpu()), host(y), atol=1e-12, err_msg=repr(m))
             gib = m.backward(xb, g.to("boxed:0"))
-            np.testing.assert_allclose(gib.cpu().numpy(), gi.numpy(), atol=1e-12, err_msg=repr(m))
+            np.testing.assert_allclose(host(gib.cpu()), host(gi), atol=1e-12, err_msg=repr(m))
 
 
+@pytest.mark.device
 def test_grad_input_none_skips_the_input_gradient() -> None:
     """Torch's opt-out for a first layer: only the parameter gradients are computed."""
     conv = nn.SpatialConvolution(2, 3, 3, 3)
@@ -653,7 +708,7 @@ def test_grad_input_none_skips_the_input_gradient() -> None:
     conv.zero_grad_parameters()
     conv.grad_input = None
     assert conv.backward(x, g) is None and conv.grad_input is None
-    np.testing.assert_allclose(conv.grad_weight.numpy(), want.numpy())
+    np.testing.assert_allclose(host(conv.grad_weight), host(want))
     net = nn.Sequential(conv, nn.Tanh())
     net.forward(x)
     assert net.backward(x, ft.ones(2, 3, 3, 3)) is None

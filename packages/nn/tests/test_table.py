@@ -12,6 +12,9 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn.module import Module
 from flambeau.tensor import Tensor
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 TOL = 1e-6
 
@@ -33,7 +36,7 @@ def flat(x: Any) -> np.ndarray:
     """Every number in a tensor, a float or a nested table of them, as one float64 vector."""
     if isinstance(x, (int, float)):
         return np.array([float(x)])
-    parts = [t.numpy().reshape(-1).astype(np.float64) for t in leaves(x)]
+    parts = [host(t).reshape(-1).astype(np.float64) for t in leaves(x)]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -114,7 +117,7 @@ def check_table_module(module: Module, input: Any, tol: float = TOL, io: bool = 
 
 def _random_like(x: Any, rng: np.random.Generator) -> Any:
     if isinstance(x, Tensor):
-        return ft.from_numpy(rng.standard_normal(tuple(x.size())))
+        return on_device(rng.standard_normal(tuple(x.size())))
     if isinstance(x, (int, float)):
         return float(rng.standard_normal())
     return [_random_like(v, rng) for v in x]
@@ -136,10 +139,10 @@ def test_split_table_values_and_gradient(dim: int, n_input_dims: int | None, sha
     x = rand(*shape)
     m = nn.SplitTable(dim, n_input_dims)
     out = m.forward(x)
-    ref = [np.take(x.numpy(), i, axis=axis) for i in range(shape[axis])]
+    ref = [np.take(host(x), i, axis=axis) for i in range(shape[axis])]
     assert len(out) == len(ref)
     for o, r in zip(out, ref, strict=True):
-        np.testing.assert_array_equal(o.numpy(), r)
+        np.testing.assert_array_equal(host(o), r)
     check_table_module(m, x)
 
 
@@ -166,14 +169,14 @@ def test_join_table_values_and_gradient(
 ) -> None:
     xs = [rand(*s) for s in shapes]
     m = nn.JoinTable(dim, n_input_dims)
-    np.testing.assert_array_equal(m.forward(xs).numpy(), np.concatenate([x.numpy() for x in xs], axis))
+    np.testing.assert_array_equal(host(m.forward(xs)), np.concatenate([host(x) for x in xs], axis))
     check_table_module(m, xs)
 
 
 def test_split_then_join_is_identity_with_gradient() -> None:
     x = rand(4, 3)
     m = nn.Sequential(nn.SplitTable(1), nn.JoinTable(0))
-    np.testing.assert_array_equal(m.forward(x).numpy(), x.numpy().T.reshape(-1))
+    np.testing.assert_array_equal(host(m.forward(x)), host(x).T.reshape(-1))
     check_table_module(m, x)
 
 
@@ -249,9 +252,9 @@ def test_pairwise_distance(p: float, batch: bool) -> None:
     x, y = (rand(3, 4), rand(3, 4)) if batch else (rand(4), rand(4))
     m = nn.PairwiseDistance(p)
     out = m.forward([x, y])
-    d = np.abs(x.numpy() - y.numpy())
+    d = np.abs(host(x) - host(y))
     ref = (d**p).sum(-1) ** (1 / p)
-    np.testing.assert_allclose(out.numpy(), np.atleast_1d(ref), rtol=1e-12)
+    np.testing.assert_allclose(host(out), np.atleast_1d(ref), rtol=1e-12)
     assert tuple(out.size()) == ((3,) if batch else (1,))
     check_table_module(m, [x, y])
 
@@ -261,7 +264,7 @@ def test_pairwise_distance_gradient_is_zero_for_equal_inputs() -> None:
     m = nn.PairwiseDistance(2)
     m.forward([x, x.clone()])
     g = m.backward([x, x.clone()], ft.ones(2))
-    assert g[0].abs().max().item() == 0.0 and not np.isnan(g[1].numpy()).any()
+    assert g[0].abs().max().item() == 0.0 and not np.isnan(host(g[1])).any()
     with pytest.raises(ValueError, match="expected two vectors of one size"):
         m.forward([rand(3), rand(4)])
 
@@ -270,7 +273,7 @@ def test_pairwise_distance_gradient_is_zero_for_equal_inputs() -> None:
 def test_dot_product(batch: bool) -> None:
     x, y = (rand(3, 4), rand(3, 4)) if batch else (rand(4), rand(4))
     m = nn.DotProduct()
-    np.testing.assert_allclose(m.forward([x, y]).numpy(), np.atleast_1d((x.numpy() * y.numpy()).sum(-1)), rtol=1e-12)
+    np.testing.assert_allclose(host(m.forward([x, y])), np.atleast_1d((host(x) * host(y)).sum(-1)), rtol=1e-12)
     check_table_module(m, [x, y])
 
 
@@ -278,9 +281,9 @@ def test_dot_product(batch: bool) -> None:
 def test_cosine_distance(batch: bool) -> None:
     x, y = (rand(3, 4), rand(3, 4)) if batch else (rand(4), rand(4))
     m = nn.CosineDistance()
-    a, b = np.atleast_2d(x.numpy()), np.atleast_2d(y.numpy())
+    a, b = np.atleast_2d(host(x)), np.atleast_2d(host(y))
     ref = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    np.testing.assert_allclose(m.forward([x, y]).numpy(), ref, rtol=1e-10)
+    np.testing.assert_allclose(host(m.forward([x, y])), ref, rtol=1e-10)
     check_table_module(m, [x, y])
 
 
@@ -310,7 +313,7 @@ def test_elementwise_tables(cls: type, n: int, ref: Any, shape: tuple[int, ...])
     if cls is nn.CDivTable:
         xs[1] = xs[1].sign() * (xs[1].abs() + 0.5)
     m = cls()
-    np.testing.assert_allclose(m.forward(xs).numpy(), ref([x.numpy() for x in xs]), rtol=1e-12)
+    np.testing.assert_allclose(host(m.forward(xs)), ref([host(x) for x in xs]), rtol=1e-12)
     check_table_module(m, xs)
 
 
@@ -367,10 +370,8 @@ def test_mixture_table_with_a_table_of_experts(batch: bool) -> None:
     gater = rand(3, 2) if batch else rand(2)
     experts = [rand(3, 4) if batch else rand(4) for _ in range(2)]
     m = nn.MixtureTable()
-    stacked = np.stack([e.numpy() for e in experts], 1 if batch else 0)
-    np.testing.assert_allclose(
-        m.forward([gater, experts]).numpy(), _mixture_ref(gater.numpy(), stacked, 1 if batch else 0)
-    )
+    stacked = np.stack([host(e) for e in experts], 1 if batch else 0)
+    np.testing.assert_allclose(host(m.forward([gater, experts])), _mixture_ref(host(gater), stacked, 1 if batch else 0))
     check_table_module(m, [gater, experts])
 
 
@@ -382,7 +383,7 @@ def test_mixture_table_with_a_tensor_of_experts(batch: bool, dim: int | None, sh
     experts = rand(*shape)
     m = nn.MixtureTable(dim)
     d = dim if dim is not None else (1 if batch else 0)
-    np.testing.assert_allclose(m.forward([gater, experts]).numpy(), _mixture_ref(gater.numpy(), experts.numpy(), d))
+    np.testing.assert_allclose(host(m.forward([gater, experts])), _mixture_ref(host(gater), host(experts), d))
     check_table_module(m, [gater, experts])
 
 
@@ -402,9 +403,9 @@ def test_criterion_table() -> None:
     m = nn.CriterionTable(nn.MSECriterion())
     loss = m.forward([x, t])
     assert isinstance(loss, float)
-    np.testing.assert_allclose(loss, ((x.numpy() - t.numpy()) ** 2).mean())
+    np.testing.assert_allclose(loss, ((host(x) - host(t)) ** 2).mean())
     g = m.backward([x, t])
-    np.testing.assert_allclose(g[0].numpy(), 2 * (x.numpy() - t.numpy()) / 3)
+    np.testing.assert_allclose(host(g[0]), 2 * (host(x) - host(t)) / 3)
     assert g[1].tolist() == [0.0] * 3
     assert repr(m) == "nn.CriterionTable(nn.MSECriterion)"
     bp, fd = jacobians(m, [x, t])  # the target is not differentiated: compare the rows of x
@@ -421,8 +422,8 @@ def test_nested_tables_through_a_model() -> None:
     )
     x, y, z = rand(2, 3), rand(2, 3), rand(2, 3)
     out = model.forward([x, [y, z]])
-    a, b, c = x.numpy(), y.numpy(), z.numpy()
-    np.testing.assert_allclose(out.numpy(), ((a + b * c) * a).sum(1), rtol=1e-12)
+    a, b, c = host(x), host(y), host(z)
+    np.testing.assert_allclose(host(out), ((a + b * c) * a).sum(1), rtol=1e-12)
     check_table_module(model, [x, [y, z]])
 
 

@@ -8,10 +8,13 @@ features, then Linear(256, 10) and LogSoftMax, on 3x32x32 images.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn import image
+
+pytestmark = pytest.mark.device
 
 
 def talk_model() -> nn.Sequential:

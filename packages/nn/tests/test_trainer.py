@@ -10,6 +10,7 @@ import pytest
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError
+from flambeau.tensor.testing import host, on_device
 
 
 class LogSoftMaxForTests(nn.Module):
@@ -36,7 +37,7 @@ class ToyData:
         labels = np.arange(n) % 2
         pts[:, 0] *= np.where(labels == 1, 1.0, -1.0)
         pts[:, 1] = rng.uniform(-1, 1, n)
-        self.inputs = [ft.from_numpy(p.copy()) for p in pts]
+        self.inputs = [on_device(p) for p in pts]
         self.labels = [int(c) for c in labels]
         self.seen: list[int] = []
 
@@ -53,6 +54,7 @@ def make_model() -> nn.Sequential:
     return nn.Sequential(nn.Linear(2, 2), LogSoftMax())
 
 
+@pytest.mark.device
 def test_training_a_linear_log_softmax_model_lowers_the_error_and_separates_the_classes() -> None:
     data = ToyData()
     model = make_model()
@@ -68,6 +70,7 @@ def test_training_a_linear_log_softmax_model_lowers_the_error_and_separates_the_
     assert predicted == data.labels
 
 
+@pytest.mark.device
 def test_one_pass_in_order_is_plain_sgd_example_by_example() -> None:
     data = ToyData(n=5)
     model = make_model()
@@ -84,11 +87,12 @@ def test_one_pass_in_order_is_plain_sgd_example_by_example() -> None:
         reference.update_parameters(0.3)
     assert error == pytest.approx(expected_error / 5, rel=1e-14)
     for p, q in zip(model.parameters()[0], reference.parameters()[0], strict=True):
-        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(host(p), host(q), rtol=1e-14, atol=1e-15)
     for g in model.parameters()[1]:  # acc_update_grad_parameters leaves the gradient buffers alone
         assert g.abs().sum().item() == 0.0
 
 
+@pytest.mark.device
 def test_hooks_are_called_with_the_trainer_each_example_and_each_pass() -> None:
     data = ToyData(n=6)
     examples: list[tuple[Any, Any]] = []
@@ -107,6 +111,7 @@ def test_hooks_are_called_with_the_trainer_each_example_and_each_pass() -> None:
     assert [it for it, _ in passes] == [1, 2, 3] and passes[-1][1] == final
 
 
+@pytest.mark.device
 def test_the_shuffled_order_is_drawn_once_and_is_reproducible_with_manual_seed() -> None:
     def order(seed: int, shuffle: bool = True) -> list[int]:
         ft.manual_seed(seed)
@@ -155,6 +160,7 @@ class RecordingLinear(nn.Linear):
         super().acc_update_grad_parameters(input, grad_output, lr)
 
 
+@pytest.mark.device
 def test_learning_rate_decay_follows_torchs_formula() -> None:
     layer = RecordingLinear(2, 2)
     model = nn.Sequential(layer, LogSoftMax())
@@ -164,6 +170,7 @@ def test_learning_rate_decay_follows_torchs_formula() -> None:
     assert layer.rates == [0.5, 0.5, 0.5 / 1.2, 0.5 / 1.2, 0.5 / 1.3, 0.5 / 1.3]
 
 
+@pytest.mark.device
 def test_a_plain_list_is_a_dataset_and_bad_datasets_are_refused() -> None:
     data = [(ft.Tensor([1.0, 0.0]), 0), (ft.Tensor([-1.0, 0.0]), 1)]
     err = nn.StochasticGradient(make_model(), nn.ClassNLLCriterion(), max_iteration=1, verbose=False).train(data)

@@ -16,6 +16,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn.module import Module
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host, on_device
 
 
 def _input(shape: tuple[int, ...], kinks: tuple[float, ...] = (), scale: float = 1.5, seed: int = 0) -> Any:
@@ -24,11 +25,11 @@ def _input(shape: tuple[int, ...], kinks: tuple[float, ...] = (), scale: float =
     for k in kinks:
         near = np.abs(a - k) < 0.05
         a[near] = k + np.where(a[near] >= k, 0.05, -0.05)
-    return ft.from_numpy(a)
+    return on_device(a)
 
 
 def _close(t: Any, ref: np.ndarray, rtol: float = 1e-12, atol: float = 1e-14) -> None:
-    np.testing.assert_allclose(t.numpy(), ref, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(host(t), ref, rtol=rtol, atol=atol)
 
 
 class TransferOnACopy(Module):
@@ -85,6 +86,7 @@ ELEMENTWISE: dict[str, tuple[Callable[[], Module], Callable[[np.ndarray], np.nda
 }
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("shape", [(7,), (4, 5), (2, 3, 4)])
 def test_elementwise_forward_matches_numpy(name: str, shape: tuple[int, ...]) -> None:
@@ -93,10 +95,11 @@ def test_elementwise_forward_matches_numpy(name: str, shape: tuple[int, ...]) ->
     before = x.clone()
     y = make().forward(x)
     assert tuple(y.size()) == shape
-    _close(y, ref(x.numpy()))
+    _close(y, ref(host(x)))
     assert x.equal(before), "the out-of-place forward pass changed its input"
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("shape", [(5,), (3, 4)], ids=["single", "batch"])
 def test_elementwise_gradients(name: str, shape: tuple[int, ...]) -> None:
@@ -104,6 +107,7 @@ def test_elementwise_gradients(name: str, shape: tuple[int, ...]) -> None:
     check_module(make(), _input(shape, kinks))
 
 
+@pytest.mark.device
 def test_elementwise_extreme_inputs_are_finite_and_silent() -> None:
     x = ft.Tensor([-1000.0, -50.0, 0.0, 50.0, 1000.0])
     with warnings.catch_warnings():
@@ -111,12 +115,13 @@ def test_elementwise_extreme_inputs_are_finite_and_silent() -> None:
         for m in (nn.Sigmoid(), nn.ELU(), nn.SoftPlus(threshold=1e9), nn.LogSigmoid(), nn.SoftSign(), nn.TanhShrink()):
             y = m.forward(x)
             g = m.backward(x, ft.ones(5))
-            assert np.isfinite(y.numpy()).all() and np.isfinite(g.numpy()).all(), repr(m)
-    a = x.numpy()
+            assert np.isfinite(host(y)).all() and np.isfinite(host(g)).all(), repr(m)
+    a = host(x)
     _close(nn.LogSigmoid().forward(x), -np.logaddexp(0, -a))
     _close(nn.SoftPlus(threshold=1e9).forward(x), np.logaddexp(0, a))
 
 
+@pytest.mark.device
 def test_softplus_is_linear_above_the_threshold() -> None:
     m = nn.SoftPlus(beta=2.0, threshold=4.0)
     x = ft.Tensor([1.9, 2.1, 30.0])  # beta x = 3.8, 4.2, 60
@@ -128,6 +133,7 @@ def test_softplus_is_linear_above_the_threshold() -> None:
     assert g[0] == pytest.approx(sp.expit(3.8), rel=1e-14)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     "make", [v[0] for v in ELEMENTWISE.values()] + [nn.LogSoftMax, nn.SoftMax, nn.SoftMin, lambda: nn.PReLU(3)]
 )
@@ -136,13 +142,14 @@ def test_float32_stays_float32(make: Callable[[], Module]) -> None:
     x = _input((2, 3), (0,)).float()
     y = m.forward(x)
     g = m.backward(x, ft.ones(2, 3).float())
-    assert y.type() == g.type() == "flambeau.FloatTensor"
+    assert y.type() == g.type() == x.type() and x.dtype == ft.float32
 
 
 # --------------------------------------------------------------------------------------------------
 # The softmax family.
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("shape", "axis"),
     [((6,), 0), ((3, 5), 1), ((4, 2, 3), 0), ((2, 4, 2, 3), 1)],
@@ -150,23 +157,25 @@ def test_float32_stays_float32(make: Callable[[], Module]) -> None:
 )
 def test_softmax_family_forward_over_the_feature_dim(shape: tuple[int, ...], axis: int) -> None:
     x = _input(shape, scale=3.0)
-    a = x.numpy()
+    a = host(x)
     _close(nn.SoftMax().forward(x), sp.softmax(a, axis=axis))
     _close(nn.SpatialSoftMax().forward(x), sp.softmax(a, axis=axis))
     _close(nn.SoftMin().forward(x), sp.softmax(-a, axis=axis))
     _close(nn.LogSoftMax().forward(x), sp.log_softmax(a, axis=axis))
-    np.testing.assert_allclose(nn.SoftMax().forward(x).numpy().sum(axis), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(host(nn.SoftMax().forward(x)).sum(axis), 1.0, rtol=1e-14)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("make", [nn.SoftMax, nn.SoftMin, nn.LogSoftMax, nn.SpatialSoftMax])
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (3, 2, 2), (2, 3, 2, 2)], ids=["C", "NxC", "CxHxW", "NxCxHxW"])
 def test_softmax_family_gradients(make: Callable[[], Module], shape: tuple[int, ...]) -> None:
     check_module(make(), _input(shape))
 
 
+@pytest.mark.device
 def test_softmax_family_is_stable_for_large_inputs() -> None:
     x = ft.Tensor([[1000.0, 1001.0, 999.0], [-1000.0, -1001.0, -999.0]])
-    a = x.numpy()
+    a = host(x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _close(nn.SoftMax().forward(x), sp.softmax(a, axis=1))
@@ -175,17 +184,19 @@ def test_softmax_family_is_stable_for_large_inputs() -> None:
     assert nn.SoftMax().forward(ft.Tensor([7.0, 7.0, 7.0, 7.0])).tolist() == [0.25] * 4
 
 
+@pytest.mark.device
 def test_logsoftmax_backward_is_the_closed_form() -> None:
     m = nn.LogSoftMax()
     x, g = _input((128, 10)), _input((128, 10), seed=1)
     y = m.forward(x)
     gi = m.backward(x, g)
-    ref = g.numpy() - np.exp(y.numpy()) * g.numpy().sum(1, keepdims=True)
+    ref = host(g) - np.exp(host(y)) * host(g).sum(1, keepdims=True)
     _close(gi, ref)
     # the two passes allocate their results and leave input and grad_output alone
     assert gi is not g and y is not x
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("make", [nn.SoftMax, nn.SoftMin, nn.LogSoftMax, nn.SpatialSoftMax])
 def test_softmax_family_rejects_0d_and_5d_inputs(make: Callable[[], Module]) -> None:
     name = make.__name__
@@ -195,6 +206,7 @@ def test_softmax_family_rejects_0d_and_5d_inputs(make: Callable[[], Module]) -> 
         make().forward(ft.tensor(1.0))
 
 
+@pytest.mark.device
 def test_mlp_with_logsoftmax_trains() -> None:
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3), nn.LogSoftMax())
     crit = nn.ClassNLLCriterion()
@@ -213,6 +225,7 @@ def test_mlp_with_logsoftmax_trains() -> None:
 # PReLU.
 
 
+@pytest.mark.device
 def test_prelu_starts_at_a_quarter_and_reset_restores_it() -> None:
     m = nn.PReLU(3)
     assert m.weight.tolist() == [0.25] * 3 and m.grad_weight.tolist() == [0.0] * 3
@@ -224,6 +237,7 @@ def test_prelu_starts_at_a_quarter_and_reset_restores_it() -> None:
     assert m.weight.tolist() == [0.25] * 3
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("shape", "cdim"),
     [((3,), 0), ((4, 3), 1), ((3, 2, 2), 0), ((2, 3, 2, 2), 1)],
@@ -233,7 +247,7 @@ def test_prelu_per_channel_values_and_weight_gradient(shape: tuple[int, ...], cd
     m = nn.PReLU(3)
     m.weight.copy_(ft.Tensor([0.1, -0.5, 2.0]))
     x, g = _input(shape, (0,)), _input(shape, seed=1)
-    a, ga = x.numpy(), g.numpy()
+    a, ga = host(x), host(g)
     wshape = [1] * len(shape)
     wshape[cdim] = 3
     w = np.array([0.1, -0.5, 2.0]).reshape(wshape)
@@ -245,6 +259,7 @@ def test_prelu_per_channel_values_and_weight_gradient(shape: tuple[int, ...], cd
     _close(m.grad_weight, 0.5 * np.where(a > 0, 0.0, a * ga).sum(others))
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("shape", [(3,), (4, 3), (3, 2, 2), (2, 3, 2, 2)], ids=["C", "NxC", "CxHxW", "NxCxHxW"])
 def test_prelu_per_channel_gradients(shape: tuple[int, ...]) -> None:
     m = nn.PReLU(3)
@@ -252,17 +267,19 @@ def test_prelu_per_channel_gradients(shape: tuple[int, ...]) -> None:
     check_module(m, _input(shape, (0,)))
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("shape", [(5,), (2, 3, 2, 2)])
 def test_prelu_shared_weight_gradient(shape: tuple[int, ...]) -> None:
     m = nn.PReLU()
     x, g = _input(shape, (0,)), _input(shape, seed=1)
     m.forward(x)
     m.backward(x, g)
-    a = x.numpy()
-    _close(m.grad_weight, np.array([np.where(a > 0, 0.0, a * g.numpy()).sum()]))
+    a = host(x)
+    _close(m.grad_weight, np.array([np.where(a > 0, 0.0, a * host(g)).sum()]))
     check_module(nn.PReLU(), x)
 
 
+@pytest.mark.device
 def test_prelu_rejects_the_wrong_number_of_channels() -> None:
     with pytest.raises(ShapeError, match=r"^PReLU: expected an input with 3 channels .* got 4x4$"):
         nn.PReLU(3).forward(ft.zeros(4, 4))
@@ -276,21 +293,23 @@ def test_prelu_rejects_the_wrong_number_of_channels() -> None:
 # RReLU: random slopes in training, their mean in evaluation.
 
 
+@pytest.mark.device
 def test_rrelu_training_draws_slopes_in_range_and_uses_them_backward() -> None:
     m = nn.RReLU(0.1, 0.4)
     x, g = _input((50, 8), (0,)), _input((50, 8), seed=1)
-    a = x.numpy()
+    a = host(x)
     y = m.forward(x)
-    noise = m.noise.numpy()
+    noise = host(m.noise)
     assert (noise[a > 0] == 1).all()
     neg = noise[a <= 0]
     assert ((neg >= 0.1) & (neg < 0.4)).all()
     assert len(np.unique(neg)) == neg.size  # one slope per element
     assert abs(neg.mean() - 0.25) < 0.02
     _close(y, a * noise)
-    _close(m.backward(x, g), g.numpy() * noise)
+    _close(m.backward(x, g), host(g) * noise)
 
 
+@pytest.mark.device
 def test_rrelu_training_is_reproducible_with_manual_seed_and_random_across_calls() -> None:
     x = _input((4, 6), (0,))
     m = nn.RReLU()
@@ -303,10 +322,11 @@ def test_rrelu_training_is_reproducible_with_manual_seed_and_random_across_calls
     assert not first.equal(second)
 
 
+@pytest.mark.device
 def test_rrelu_evaluation_uses_the_mean_slope_and_is_deterministic() -> None:
     m = nn.RReLU(0.2, 0.6).evaluate()
     x = _input((3, 5), (0,))
-    a = x.numpy()
+    a = host(x)
     y1, y2 = m.forward(x).clone(), m.forward(x).clone()
     assert y1.equal(y2)
     _close(y1, np.where(a > 0, a, 0.4 * a))
@@ -316,29 +336,32 @@ def test_rrelu_evaluation_uses_the_mean_slope_and_is_deterministic() -> None:
     assert not m.forward(x).equal(y1)
 
 
+@pytest.mark.device
 def test_rrelu_with_equal_bounds_is_deterministic_in_training() -> None:
     m = nn.RReLU(0.3, 0.3)
     assert m.train
     x = _input((3, 4), (0,))
-    _close(m.forward(x), np.where(x.numpy() > 0, x.numpy(), 0.3 * x.numpy()))
+    _close(m.forward(x), np.where(host(x) > 0, host(x), 0.3 * host(x)))
     check_module(m, x)
 
 
+@pytest.mark.device
 def test_rrelu_inplace_training_overwrites_input_and_grad_output() -> None:
     x = _input((4, 5), (0,))
-    a = x.numpy().copy()
+    a = host(x).copy()
     g = _input((4, 5), seed=1)
-    ga = g.numpy().copy()
+    ga = host(g).copy()
     m = nn.RReLU(inplace=True)
     y = m.forward(x)
     assert y is x
-    noise = m.noise.numpy()
+    noise = host(m.noise)
     _close(x, a * noise)
     gi = m.backward(x, g)
     assert gi is g
     _close(g, ga * noise)
 
 
+@pytest.mark.device
 def test_rrelu_rejects_bad_bounds() -> None:
     with pytest.raises(ArgumentError, match="expected 0 <= lower <= upper, got lower=0.5, upper=0.2"):
         nn.RReLU(0.5, 0.2)
@@ -362,6 +385,7 @@ INPLACE: dict[str, tuple[Callable[[bool], Module], tuple[float, ...]]] = {
 }
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", INPLACE)
 def test_inplace_matches_out_of_place_on_the_callers_tensors(name: str) -> None:
     make, kinks = INPLACE[name]
@@ -380,11 +404,12 @@ def test_inplace_matches_out_of_place_on_the_callers_tensors(name: str) -> None:
     assert gi is gi_in, "the in-place backward pass must return grad_output"
     assert gi.equal(ref_g)
     if name in ("AddConstant", "MulConstant"):  # these restore the input
-        _close(xi, x.numpy(), rtol=1e-15, atol=1e-15)
+        _close(xi, host(x), rtol=1e-15, atol=1e-15)
     else:
         assert xi.equal(ref_y)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", INPLACE)
 @pytest.mark.parametrize("shape", [(5,), (3, 4)], ids=["single", "batch"])
 def test_inplace_gradients(name: str, shape: tuple[int, ...]) -> None:
@@ -392,17 +417,19 @@ def test_inplace_gradients(name: str, shape: tuple[int, ...]) -> None:
     check_module(TransferOnACopy(make(True)), _input(shape, kinks))
 
 
+@pytest.mark.device
 def test_inplace_relu_in_a_sequential_leaves_linear_output_rectified() -> None:
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(True), nn.Linear(4, 2))
     x = _input((5, 3))
     out = model.forward(x)
     lin = model.get(0).output
-    assert model.get(1).output is lin and (lin.numpy() >= 0).all()
+    assert model.get(1).output is lin and (host(lin) >= 0).all()
     ref = nn.Sequential(model.get(0), nn.ReLU(), model.get(2))
-    np.testing.assert_allclose(out.numpy(), ref.forward(x).numpy())
+    np.testing.assert_allclose(host(out), host(ref.forward(x)))
     check_module(TransferOnACopy(model), x, params=False)
 
 
+@pytest.mark.device
 def test_inplace_options_that_cannot_be_undone_are_rejected() -> None:
     with pytest.raises(ArgumentError, match=r"value \(2\) not to exceed the threshold \(1\)"):
         nn.Threshold(1.0, 2.0, True)
@@ -423,19 +450,21 @@ def test_inplace_options_that_cannot_be_undone_are_rejected() -> None:
 # Constants, arguments and printing.
 
 
+@pytest.mark.device
 def test_add_constant_takes_a_broadcasting_tensor() -> None:
     k = ft.Tensor([1.0, 2.0, 3.0])
     m = nn.AddConstant(k)
     x = _input((2, 3))
-    _close(m.forward(x), x.numpy() + np.array([1.0, 2.0, 3.0]))
+    _close(m.forward(x), host(x) + np.array([1.0, 2.0, 3.0]))
     check_module(m, x)
     mi = nn.AddConstant(k, True)
     xi = x.clone()
     mi.forward(xi)
     mi.backward(xi, ft.ones(2, 3))
-    _close(xi, x.numpy(), rtol=1e-15, atol=1e-15)
+    _close(xi, host(x), rtol=1e-15, atol=1e-15)
 
 
+@pytest.mark.device
 def test_add_constant_gradient_is_a_copy_when_out_of_place() -> None:
     m = nn.AddConstant(1.0)
     g = ft.ones(3)
@@ -443,6 +472,7 @@ def test_add_constant_gradient_is_a_copy_when_out_of_place() -> None:
     assert gi is not g and gi.equal(g)
 
 
+@pytest.mark.device
 def test_bad_arguments() -> None:
     with pytest.raises(ArgumentError, match=r"max_value \(-1\) must be larger than min_value \(1\)"):
         nn.HardTanh(1.0, -1.0)
@@ -454,6 +484,7 @@ def test_bad_arguments() -> None:
         nn.MulConstant(ft.ones(2))  # type: ignore[arg-type]
 
 
+@pytest.mark.device
 def test_errors_inside_a_container_name_the_module() -> None:
     model = nn.Sequential(nn.Linear(4, 3), nn.PReLU(4))
     with pytest.raises(ShapeError, match=r"^\(1\) nn.PReLU\(4\): PReLU: expected an input with 4 channels"):
@@ -487,12 +518,14 @@ def test_repr(module: Module, text: str) -> None:
     assert repr(module) == text
 
 
+@pytest.mark.device
 def test_relu_is_a_threshold_and_relu6_a_hardtanh() -> None:
     relu, relu6 = nn.ReLU(), nn.ReLU6()
     assert isinstance(relu, nn.Threshold) and (relu.threshold, relu.val) == (0.0, 0.0)
     assert isinstance(relu6, nn.HardTanh) and (relu6.min_val, relu6.max_val) == (0.0, 6.0)
 
 
+@pytest.mark.device
 def test_save_and_load_keep_parameters_and_options() -> None:
     model = nn.Sequential(nn.PReLU(2), nn.RReLU(0.2, 0.5, True), nn.SoftPlus(3, 5), nn.AddConstant(ft.ones(2)))
     model.get(0).weight.copy_(ft.Tensor([0.5, -1.0]))

@@ -12,10 +12,13 @@ from nncheck import check_module
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError, ShapeError
+from flambeau.tensor.testing import host
+
+pytestmark = pytest.mark.device
 
 
 def _np(t: ft.Tensor) -> np.ndarray:
-    return np.asarray(t.numpy())
+    return np.asarray(host(t))
 
 
 def _batch(x: np.ndarray) -> np.ndarray:

@@ -44,13 +44,15 @@ def _fixed() -> optim.ConfusionMatrix:
     return cm
 
 
+@pytest.mark.device
 def test_mat_rows_are_targets_columns_predictions() -> None:
     cm = _fixed()
-    assert cm.mat.type() == "flambeau.LongTensor"
+    assert cm.mat.dtype == ft.int64 and cm.mat.type().endswith(".LongTensor")  # flambeau[.<device>].LongTensor
     assert cm.mat.tolist() == MAT
     assert cm.nclasses == 3 and cm.classes == ["cat", "dog", "bird"]
 
 
+@pytest.mark.device
 def test_valids_by_hand() -> None:
     cm = _fixed()
     cm.update_valids()
@@ -64,6 +66,7 @@ def test_valids_by_hand() -> None:
     assert cm.average_union_valid == pytest.approx((3 / 5 + 4 / 9) / 2, abs=1e-15)
 
 
+@pytest.mark.device
 def test_far_frr_by_hand() -> None:
     class_frrs, class_fars, frrs, fars = _fixed().far_frr()
     # FRR_i = 1 - mat[i,i]/row_i; FAR_i = mean over other classes j with samples of mat[j,i]/row_j
@@ -73,6 +76,7 @@ def test_far_frr_by_hand() -> None:
     assert fars.tolist() == pytest.approx([0.125, 0.25], abs=1e-15)
 
 
+@pytest.mark.device
 def test_far_frr_averages_over_every_other_class() -> None:
     cm = optim.ConfusionMatrix(3)
     cm.batch_add(ft.LongTensor([0, 1, 2, 2, 0, 1, 1]), ft.LongTensor([0, 0, 1, 1, 2, 2, 2]))
@@ -84,6 +88,7 @@ def test_far_frr_averages_over_every_other_class() -> None:
     )
 
 
+@pytest.mark.device
 def test_batch_add_equals_repeated_add() -> None:
     n, c = 200, 5
     scores = ft.randn(n, c)
@@ -108,6 +113,21 @@ def test_batch_add_equals_repeated_add() -> None:
     assert again.mat.tolist() == one.mat.tolist()
 
 
+@pytest.mark.device
+def test_batch_add_takes_inputs_from_any_device() -> None:
+    # a model's outputs on the device under test, targets on the cpu, the counts on the device
+    cm = optim.ConfusionMatrix(3)
+    preds = ft.Tensor([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1]])
+    cm.batch_add(preds, ft.tensor([0, 1, 1, -1], device="cpu"))
+    assert cm.mat.device == preds.device
+    assert cm.mat.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 0]]
+    on_cpu = optim.ConfusionMatrix(3)
+    on_cpu.mat = on_cpu.mat.cpu()  # counts kept on the cpu, inputs from the device under test
+    on_cpu.batch_add(preds, ft.LongTensor([0, 1, 1, -1]))
+    assert on_cpu.mat.device == ft.device("cpu") and on_cpu.mat.tolist() == cm.mat.tolist()
+
+
+@pytest.mark.device
 def test_bad_input_raises() -> None:
     cm = optim.ConfusionMatrix(3)
     with pytest.raises(ArgumentError, match="out of range"):
@@ -127,6 +147,7 @@ def test_bad_input_raises() -> None:
     assert cm.mat.sum().item() == 0  # nothing counted by the failed calls
 
 
+@pytest.mark.device
 def test_zero() -> None:
     cm = _fixed()
     cm.update_valids()
@@ -143,6 +164,7 @@ def _small(names: list[str] | None) -> optim.ConfusionMatrix:
     return cm
 
 
+@pytest.mark.device
 def test_printing_as_torch() -> None:
     # rows [3, 4, 2], columns [3, 4, 2], diagonal [2, 3, 1]:
     # valids 2/3, 3/4, 1/2 -> average 23/36; unionvalids 2/4, 3/5, 1/3 -> average 43/90; global 6/9
@@ -166,6 +188,7 @@ def test_printing_as_torch() -> None:
     )
 
 
+@pytest.mark.device
 def test_printing_a_class_without_samples() -> None:
     text = str(_fixed())
     assert text.splitlines()[3] == " [       0       0       0]]  nan% \t[class: bird]"

@@ -10,6 +10,9 @@ import pytest
 import flambeau.optim as optim
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError
+from flambeau.tensor.testing import device, host, on_device
+
+pytestmark = pytest.mark.device
 
 
 def sphere(x):
@@ -56,7 +59,9 @@ def np_cmaes(fun, x0, sigma, lam, draws):
         if counteval - eigeneval > lam / (c1 + cmu) / n / 10:
             eigeneval = counteval
             C = np.triu(C) + np.triu(C, 1).T
-            D, B = np.linalg.eigh(C, UPLO="U")
+            # the library's eigensolver on the device under test (on the cpu: numpy's eigh, UPLO="U"): the
+            # eigenvectors' signs are the solver's choice (cuSOLVER's differ from LAPACK's) and they steer the samples
+            D, B = (host(t) for t in ft.symeig(on_device(C), upper=True))
             D = np.sqrt(D)
             invsqrtC = B @ np.diag(1 / D) @ B.T
         arx = np.array([xmean + sigma * (B @ (D * z[k])) for k in range(lam)])
@@ -93,7 +98,7 @@ def test_cmaes_matches_numpy_reference(fun, np_fun, x0):
     lam = 4 + math.floor(3 * math.log(n))  # 6 for n=2, 7 (odd: Torch's unrounded mu) for n=3
     gens = 6
     ft.manual_seed(11)
-    draws = [ft.randn(lam, n).numpy().copy() for _ in range(gens)]
+    draws = [host(ft.randn(lam, n)).copy() for _ in range(gens)]
     ref_x, ref_hist, ref_evals = np_cmaes(np_fun, x0, 0.3, lam, draws)
 
     ft.manual_seed(11)
@@ -103,7 +108,7 @@ def test_cmaes_matches_numpy_reference(fun, np_fun, x0):
     assert n_evals == ref_evals == gens * lam
     assert len(f_hist) == gens + 2
     np.testing.assert_allclose(f_hist, ref_hist, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(x.numpy(), ref_x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(host(x), ref_x, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("n", [2, 3, 5])
@@ -112,13 +117,13 @@ def test_cmaes_converges_on_sphere_and_rosenbrock(n):
     x = ft.zeros(n)
     x, f_hist, n_evals = optim.cmaes(sphere, x, {"sigma": 0.5, "ftarget": 1e-12})
     assert f_hist[-1] < 1e-11 and f_hist[-1] == min(f_hist) == sphere(x)[0]
-    np.testing.assert_allclose(x.numpy(), 0.5, atol=1e-5)
+    np.testing.assert_allclose(host(x), 0.5, atol=1e-5)
     assert n_evals < 1e3 * n**2
 
     x = ft.zeros(n)
     x, f_hist, _ = optim.cmaes(rosenbrock, x, {"sigma": 0.5, "ftarget": 1e-12})
     assert f_hist[-1] < 1e-11
-    np.testing.assert_allclose(x.numpy(), 1.0, atol=1e-4)
+    np.testing.assert_allclose(host(x), 1.0, atol=1e-4)
 
 
 def test_cmaes_stops_on_max_eval_and_keeps_min_iterations():
@@ -196,17 +201,17 @@ def test_cmaes_verbose_output(capsys):
 
 def np_de(fun, d, popsize, scale, cr, max_fes, lo=-30.0, hi=30.0):
     """Torch's de.lua in numpy, fed the draws documented by optim.de from a generator seeded with 1."""
-    gen = ft.Generator(seed=1)
-    pop = ft.empty(popsize, d).uniform_(lo, hi, generator=gen).numpy().copy()
+    gen = ft.Generator(device(), seed=1)  # optim.de's generator: on x's device
+    pop = host(ft.empty(popsize, d).uniform_(lo, hi, generator=gen)).copy()
     fitness = [fun(p) for p in pop]
     fx = list(fitness)
     i_best = int(np.argmax(fitness))  # Torch's quirk: the worst member
     best_f, best = fitness[i_best], pop[i_best].copy()
     while len(fx) + 1 < max_fes:
-        d1 = ft.empty(popsize, dtype=ft.int64).random_(0, popsize - 1, generator=gen).numpy()
-        d2 = ft.empty(popsize, dtype=ft.int64).random_(0, popsize - 2, generator=gen).numpy()
-        jrand = ft.empty(popsize, dtype=ft.int64).random_(0, d, generator=gen).numpy()
-        u = ft.empty(popsize, d).uniform_(0, 1, generator=gen).numpy()
+        d1 = host(ft.empty(popsize, dtype=ft.int64).random_(0, popsize - 1, generator=gen))
+        d2 = host(ft.empty(popsize, dtype=ft.int64).random_(0, popsize - 2, generator=gen))
+        jrand = host(ft.empty(popsize, dtype=ft.int64).random_(0, d, generator=gen))
+        u = host(ft.empty(popsize, d).uniform_(0, 1, generator=gen))
         children = pop.copy()
         for i in range(popsize):
             r1 = [k for k in range(popsize) if k != i][d1[i]]
@@ -234,7 +239,7 @@ def test_de_matches_numpy_reference(fun, np_fun, d):
     assert out is x
     assert len(fx) == len(ref_fx) == 40  # 8 + 4 generations of 8
     np.testing.assert_allclose(fx, ref_fx, rtol=1e-14, atol=1e-10)
-    np.testing.assert_allclose(x.numpy(), ref_best, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(host(x), ref_best, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -246,7 +251,7 @@ def test_de_converges(fun, d, target, max_fes):
     x, fx = optim.de(fun, ft.zeros(d), config)
     assert max_fes - 1 <= len(fx) < max_fes - 1 + 10 * d
     assert fun(x)[0] == min(fx) < 1e-10
-    np.testing.assert_allclose(x.numpy(), target, atol=1e-5)
+    np.testing.assert_allclose(host(x), target, atol=1e-5)
 
 
 def test_de_reproducible_and_leaves_the_global_generator_alone():

@@ -11,6 +11,9 @@ import pytest
 import flambeau.optim as optim
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError, DomainError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 N = 5
 CALLS = 6
@@ -57,17 +60,17 @@ WDS = np.array([0.1, 0.0, 0.3, 0.2, 0.05])  # per-parameter weight decays
 
 def flat_opfunc(fn: Callable[[np.ndarray], tuple[float, np.ndarray]]) -> Callable[[Any], tuple[float, Any]]:
     def opfunc(x: Any) -> tuple[float, Any]:
-        f, g = fn(np.array(x.numpy(), dtype=np.float64))
-        return f, ft.from_numpy(g.copy())
+        f, g = fn(np.array(host(x), dtype=np.float64))
+        return f, on_device(g)
 
     return opfunc
 
 
 def tree_opfunc(fn: Callable[[np.ndarray], tuple[float, np.ndarray]]) -> Callable[[Any], tuple[float, Any]]:
     def opfunc(tree: Any) -> tuple[float, Any]:
-        flat = np.concatenate([np.array(tree["a"].numpy()).reshape(-1), np.array(tree["b"][0].numpy()).reshape(-1)])
+        flat = np.concatenate([np.array(host(tree["a"])).reshape(-1), np.array(host(tree["b"][0])).reshape(-1)])
         f, g = fn(flat)
-        return f, {"a": ft.from_numpy(g[:2].copy()), "b": [ft.from_numpy(g[2:].reshape(3, 1).copy())]}
+        return f, {"a": on_device(g[:2]), "b": [on_device(g[2:].reshape(3, 1))]}
 
     return opfunc
 
@@ -79,7 +82,7 @@ def tree_opfunc(fn: Callable[[np.ndarray], tuple[float, np.ndarray]]) -> Callabl
 
 def _get(cfg: dict[str, Any], key: str, default: Any) -> Any:
     v = cfg.get(key, default)
-    return np.array(v.numpy()) if isinstance(v, ft.Tensor) else v
+    return np.array(host(v)) if isinstance(v, ft.Tensor) else v
 
 
 def ref_sgd(fn, x, cfg, calls):
@@ -239,7 +242,7 @@ def ref_rprop(fn, x, cfg, calls):
 
 
 def _t(a: np.ndarray) -> Any:
-    return ft.from_numpy(a.copy())
+    return on_device(a)
 
 
 CASES: list[tuple[str, Callable[..., Any], Callable[[float], dict[str, Any]]]] = [
@@ -324,8 +327,8 @@ def run(
         assert res[0] is x  # updated in place, returned
         flat = x if isinstance(x, ft.Tensor) else optim.flatten(x)
         # a result shaped like x (asgd's average) comes back as a tree for a tree x
-        rest = [np.array((r if isinstance(r, ft.Tensor) else optim.flatten(r)).numpy()).copy() for r in res[2:]]
-        out.append((np.array(flat.numpy()).copy(), res[1], *rest))
+        rest = [np.array(host(r if isinstance(r, ft.Tensor) else optim.flatten(r))).copy() for r in res[2:]]
+        out.append((np.array(host(flat)).copy(), res[1], *rest))
     return out
 
 
@@ -350,7 +353,7 @@ def assert_same_trajectory(got: list[Any], want: list[Any], exact: bool = False)
 def test_matches_reference(name: str, ref: Any, make: Any, problem: str) -> None:
     fn, x0, lr = PROBLEMS[problem]
     want = ref(fn, x0.copy(), make(lr), CALLS)
-    got = run(name, flat_opfunc(fn), ft.from_numpy(x0.copy()), make(lr), CALLS)
+    got = run(name, flat_opfunc(fn), on_device(x0), make(lr), CALLS)
     assert_same_trajectory(got, want)
     # the trajectory moved: the test compares updates, not a fixed point
     assert not np.allclose(got[-1][0], x0)
@@ -361,8 +364,8 @@ def test_separate_state_matches_config_as_state(name: str, ref: Any, make: Any) 
     fn, x0, lr = PROBLEMS["quadratic"]
     config = make(lr)
     state: dict[str, Any] = {}
-    got = run(name, flat_opfunc(fn), ft.from_numpy(x0.copy()), config, CALLS, state)
-    want = run(name, flat_opfunc(fn), ft.from_numpy(x0.copy()), make(lr), CALLS)
+    got = run(name, flat_opfunc(fn), on_device(x0), config, CALLS, state)
+    want = run(name, flat_opfunc(fn), on_device(x0), make(lr), CALLS)
     assert_same_trajectory(got, want, exact=True)
     assert state  # the state went to `state`, ...
     assert set(config) == set(make(lr))  # ... and the config was left alone
@@ -375,18 +378,18 @@ def test_separate_state_matches_config_as_state(name: str, ref: Any, make: Any) 
 @pytest.mark.parametrize(("name", "ref", "make"), CASES, ids=CASE_IDS)
 def test_tree_equals_flat(name: str, ref: Any, make: Any) -> None:
     fn, x0, lr = PROBLEMS["rosenbrock"]
-    a, b = ft.from_numpy(x0[:2].copy()), ft.from_numpy(x0[2:].reshape(3, 1).copy())
+    a, b = on_device(x0[:2]), on_device(x0[2:].reshape(3, 1))
     tree = {"a": a, "b": [b]}
     got = run(name, tree_opfunc(fn), tree, make(lr), CALLS)
-    want = run(name, flat_opfunc(fn), ft.from_numpy(x0.copy()), make(lr), CALLS)
+    want = run(name, flat_opfunc(fn), on_device(x0), make(lr), CALLS)
     assert_same_trajectory(got, want, exact=True)
     # the leaves themselves were updated in place
-    np.testing.assert_array_equal(np.concatenate([a.numpy(), b.numpy().reshape(-1)]), want[-1][0])
+    np.testing.assert_array_equal(np.concatenate([host(a), host(b).reshape(-1)]), want[-1][0])
 
 
 def test_tree_learning_rates_given_as_a_tree() -> None:
     fn, x0, lr = PROBLEMS["quadratic"]
-    tree = {"a": ft.from_numpy(x0[:2].copy()), "b": [ft.from_numpy(x0[2:].reshape(3, 1).copy())]}
+    tree = {"a": on_device(x0[:2]), "b": [on_device(x0[2:].reshape(3, 1))]}
     lrs_tree = {"a": _t(LRS[:2]), "b": [_t(LRS[2:].reshape(3, 1))]}
     got = run("sgd", tree_opfunc(fn), tree, {"learning_rate": lr, "learning_rates": lrs_tree}, 3)
     want = ref_sgd(fn, x0.copy(), {"learning_rate": lr, "learning_rates": _t(LRS)}, 3)
@@ -402,9 +405,9 @@ def test_tree_learning_rates_given_as_a_tree() -> None:
 def test_save_load_resumes_identically(name: str, ref: Any, make: Any, separate_state: bool, tmp_path: Any) -> None:
     fn, x0, lr = PROBLEMS["rosenbrock"]
     opfunc = flat_opfunc(fn)
-    whole = run(name, opfunc, ft.from_numpy(x0.copy()), make(lr), CALLS, {} if separate_state else None)
+    whole = run(name, opfunc, on_device(x0), make(lr), CALLS, {} if separate_state else None)
 
-    x, config = ft.from_numpy(x0.copy()), make(lr)
+    x, config = on_device(x0), make(lr)
     state: dict[str, Any] | None = {} if separate_state else None
     first = run(name, opfunc, x, config, CALLS // 2, state)
     path = tmp_path / "state.t7"
@@ -480,7 +483,7 @@ def test_sgd_dampening_defaults_to_momentum() -> None:
     fn, x0, lr = PROBLEMS["quadratic"]
 
     def traj(config: dict[str, Any]) -> np.ndarray:
-        return run("sgd", flat_opfunc(fn), ft.from_numpy(x0.copy()), config, 4)[-1][0]
+        return run("sgd", flat_opfunc(fn), on_device(x0), config, 4)[-1][0]
 
     default = traj({"learning_rate": lr, "momentum": 0.9})
     np.testing.assert_array_equal(default, traj({"learning_rate": lr, "momentum": 0.9, "dampening": 0.9}))
@@ -556,15 +559,15 @@ def test_rprop_runs_niter_evaluations_and_zeroes_flipped_gradients() -> None:
 def test_asgd_returns_the_average() -> None:
     fn, x0, _ = PROBLEMS["quadratic"]
     config = {"eta0": 0.1, "t0": 1}
-    x = ft.from_numpy(x0.copy())
+    x = on_device(x0)
     iterates = []
     for _ in range(5):
         res = optim.asgd(flat_opfunc(fn), x, config)
         assert len(res) == 3
-        iterates.append(np.array(x.numpy()).copy())
+        iterates.append(np.array(host(x)).copy())
     # mu_t = 1/max(1, t - t0), t counting calls done: calls 1 to 3 use mu = 1 (ax = x), calls 4 and 5
     # use 1/2 and 1/3, so ax ends as the mean of the 3rd, 4th and 5th iterates
-    np.testing.assert_allclose(res[2].numpy(), (iterates[2] + iterates[3] + iterates[4]) / 3, **TOL)
+    np.testing.assert_allclose(host(res[2]), (iterates[2] + iterates[3] + iterates[4]) / 3, **TOL)
 
 
 @pytest.mark.parametrize("name", sorted(TYPOS))

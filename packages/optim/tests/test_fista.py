@@ -10,6 +10,9 @@ import pytest
 import flambeau.optim as optim
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 RNG = np.random.default_rng(0)
 A_NP = RNG.standard_normal((12, 6)) @ np.diag([2.0, 1.5, 1.0, 0.7, 0.5, 0.4])  # condition number of A'A: 130
@@ -20,7 +23,7 @@ LAM = 0.3
 
 def lasso(a_np=A_NP, b_np=B_NP, lam=LAM):
     """f = 0.5 |Ax - b|^2 (value, and gradient in mode 'dx'), g = lam |x|_1, pl = soft-thresholding."""
-    a, b = ft.tensor(a_np), ft.tensor(b_np)
+    a, b = on_device(a_np), on_device(b_np)
 
     def f(x, mode=None):
         r = a.mv(x) - b
@@ -151,7 +154,7 @@ def test_matches_numpy_reference(problem, fista):
     x = ft.Tensor(n).fill_(7.0)
     out, hist = optim.FistaLS(f, g, pl, x, {"max_iter": 8, "err_thres": 0, "do_fista_update": fista})
     assert out is x and len(hist) == len(ref_hist) == 8
-    np.testing.assert_allclose(x.numpy(), ref_y, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(host(x), ref_y, rtol=0, atol=1e-10)
     for h, r in zip(hist, ref_hist, strict=True):
         assert h["nline"] == r["nline"] and h["l"] == pytest.approx(r["l"], rel=1e-14)
         assert h["f"] == pytest.approx(r["f"], rel=1e-12, abs=1e-10)
@@ -168,7 +171,7 @@ def test_lasso_reaches_the_solution(fista):
     x, hist = optim.FistaLS(f, g, pl, x, {"max_iter": 5000, "err_thres": 1e-12, "do_fista_update": fista})
     assert len(hist) < 5000  # stopped on err_thres
     # Torch's sufficient-decrease test compares values rounded to ~1e-16, which limits x to ~1e-7 at best
-    np.testing.assert_allclose(x.numpy(), ref, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(host(x), ref, rtol=0, atol=1e-5)
     np_f, _, np_g, _ = np_lasso_parts()
     assert hist[-1]["f"] == pytest.approx(np_f(ref) + np_g(ref), rel=1e-9)
 
@@ -180,7 +183,7 @@ def iterations_to(fista, tols):
     _, hist = optim.FistaLS(
         f, g, pl, ft.zeros(6), {"max_iter": 1500, "err_thres": 0, "do_fista_update": fista, "verbose": True}
     )
-    errs = [float(np.abs(h["y"].numpy() - ref).max()) for h in hist]
+    errs = [float(np.abs(host(h["y"]) - ref).max()) for h in hist]
     return [next(k + 1 for k, e in enumerate(errs) if e < tol) for tol in tols]
 
 

@@ -22,6 +22,7 @@ def _rows(logger: optim.Logger, n: int = 6) -> None:
         logger.add({"train": 1.0 / (i + 1), "test": 2.0 / (i + 2), "lr": 10.0**-i})
 
 
+@pytest.mark.device  # a 0-d tensor on the device under test is logged as a number
 def test_file_text_header_and_formats(tmp_path) -> None:
     path = tmp_path / "logs" / "train.log"  # the folder is created
     logger = optim.Logger(str(path))

@@ -10,6 +10,9 @@ import pytest
 import flambeau.optim as optim
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError
+from flambeau.tensor.testing import device
+
+pytestmark = pytest.mark.device
 
 # --------------------------------------------------------------------------------------------------
 # Problems, in flambeau and in numpy.
@@ -407,7 +410,10 @@ def test_cg_converges_on_a_quadratic():
     x = ft.zeros(3)
     x, f_hist, n = optim.cg(quad, x, {"max_eval": 100})
     np.testing.assert_allclose(x.tolist(), np.linalg.solve(A_NP, B_NP), atol=1e-8)
-    assert f_hist[0] == 0.0 and all(b < a for a, b in zip(f_hist, f_hist[1:], strict=False))
+    # Strictly decreasing on the cpu. Each accepted step satisfies f2 <= f1 + rho*z*d1, which near the solution
+    # rounds to f2 <= f1: with another summation order (a GPU's dot products) a last step can leave f unchanged.
+    strict = device().type == "cpu"
+    assert f_hist[0] == 0.0 and all(b < a if strict else b <= a for a, b in zip(f_hist, f_hist[1:], strict=False))
     assert n <= 100
 
 

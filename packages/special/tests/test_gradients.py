@@ -1,4 +1,7 @@
-"""Gradients of every differentiable special function, checked against finite differences."""
+"""Gradients of every differentiable special function, checked against finite differences.
+
+The gradient checks are device suites (tensors on the device under test).
+"""
 
 from __future__ import annotations
 
@@ -49,6 +52,7 @@ def test_registered_through_entry_point():
     assert info and "flambeau-special" in info[0].source
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("rec", DIFF, ids=lambda r: r.name)
 def test_check_grads(rec):
     pt = SAFE.get(rec.name, rec.example)
@@ -60,6 +64,7 @@ def test_check_grads(rec):
     autograd.check_grads(lambda *a: fn(*a), *args, order=1, wrt=pos, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.device
 def test_grad_values():
     g = autograd.grad(lambda x: special.gamma(x).sum())(ft.tensor([0.5, 2.0]))
     g = g[0] if isinstance(g, tuple) else g

@@ -1,4 +1,7 @@
-"""flambeau.special.polynomial against numpy, scipy and series identities."""
+"""flambeau.special.polynomial against numpy, scipy and series identities.
+
+The tests that pass or get tensors are device suites (tensors on the device under test).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ def _maxdeg():
     poly.polini(old)
 
 
+@pytest.mark.device
 def test_polevl_p1evl_against_polyval():
     c = RNG.normal(size=6)
     for x in (-1.3, 0.0, 0.7, 2.5):
@@ -35,12 +39,13 @@ def test_polevl_p1evl_against_polyval():
         assert poly.p1evl(x, c[1:], 5) == pytest.approx(np.polyval([1.0, *c[1:]], x), rel=1e-13)
     xs = np.linspace(-2, 2, 7)
     out = poly.polevl(ft.tensor(list(xs)), c, 5)
-    assert ft.is_tensor(out)
+    assert ft.is_tensor(out) and out.device == ft.zeros(1).device  # on the device of x
     np.testing.assert_allclose(tl(out), np.polyval(c, xs), rtol=1e-13)
     np.testing.assert_allclose(tl(poly.p1evl(ft.tensor(list(xs)), c[1:], 5)), np.polyval([1.0, *c[1:]], xs), rtol=1e-13)
     assert isinstance(poly.polevl(1, [1, 2], 1), float)
 
 
+@pytest.mark.device
 def test_chbevl_is_reversed_halved_chebyshev_at_half_x():
     c = RNG.normal(size=7)
     d = c[::-1]
@@ -48,11 +53,12 @@ def test_chbevl_is_reversed_halved_chebyshev_at_half_x():
         expect = cheb.chebval(x / 2, d) - d[0] / 2
         assert poly.chbevl(x, c, 7) == pytest.approx(expect, abs=1e-13)
     xs = np.linspace(-2, 2, 5)
-    np.testing.assert_allclose(
-        tl(poly.chbevl(ft.tensor(list(xs)), c, 7)), cheb.chebval(xs / 2, d) - d[0] / 2, atol=1e-13
-    )
+    out = poly.chbevl(ft.tensor(list(xs)), c, 7)
+    np.testing.assert_allclose(tl(out), cheb.chebval(xs / 2, d) - d[0] / 2, atol=1e-13)
+    assert out.device == ft.zeros(1).device
 
 
+@pytest.mark.device
 def test_arith_against_numpy():
     a, b = RNG.normal(size=4), RNG.normal(size=6)
     np.testing.assert_allclose(tl(poly.polmul(a, 3, b, 5)), npoly.polymul(a, b), rtol=1e-13)
@@ -68,6 +74,7 @@ def test_arith_against_numpy():
         assert poly.poleva(a, 3, x) == pytest.approx(npoly.polyval(x, a), rel=1e-13)
 
 
+@pytest.mark.device
 def test_truncation_at_maxdeg():
     poly.polini(4)
     a = [1.0, 2.0, 3.0, 4.0]
@@ -126,6 +133,7 @@ def test_polrt_against_roots():
     )
 
 
+@pytest.mark.device
 def test_revers():
     # y = exp(x) - 1  <->  x = log(1 + y)
     n = 8
@@ -150,6 +158,7 @@ def test_euclid(num, den):
     assert all(isinstance(v, float) for v in (n2, d2, g))
 
 
+@pytest.mark.device
 def test_simpsn():
     # 8-panel Newton-Cotes groups, exact for polynomials up to degree 9
     x = np.linspace(0.0, 2.0, 17)

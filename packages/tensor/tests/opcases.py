@@ -33,6 +33,9 @@ class Case:
     exact_dtype: bool = True  # the result's dtype must equal the reference's
     label: str = ""
     contiguous_only: bool = False  # the op needs a contiguous first argument (view)
+    # Outputs (positions in the result tuple) whose columns are defined up to sign only
+    # (eigenvectors, singular vectors): LAPACK, cuSOLVER and float32 vs float64 choose differently.
+    sign_free: tuple[int, ...] = ()
 
 
 def arr(*shape: int, lo: float = -2.0, hi: float = 2.0) -> np.ndarray:

@@ -13,10 +13,13 @@ import numpy as np
 import opcases  # noqa: F401  (loads opcases_conv through its merge: import order matters)
 import pytest
 from opcases_conv import reference
-from support import layouts
+from support import layouts, typename
 
 import flambeau.tensor as ft
 from flambeau.tensor.ops import conv as conv_module
+from flambeau.tensor.testing import host
+
+pytestmark = pytest.mark.device
 
 OPS = {"conv2": (2, True), "xcorr2": (2, False), "conv3": (3, True), "xcorr3": (3, False)}
 R = np.random.default_rng(3)
@@ -69,11 +72,11 @@ def test_hand_computed_3d() -> None:
     k = ft.zeros(2, 2, 2)
     k[0, 0, 0] = 1
     k[1, 1, 1] = 10
-    xs = x.numpy()
+    xs = host(x)
     expected = xs[:2, :2, :2] + 10 * xs[1:, 1:, 1:]
-    assert ft.xcorr3(x, k).numpy().tolist() == expected.tolist()
+    assert ft.xcorr3(x, k).tolist() == expected.tolist()
     flipped = 10 * xs[:2, :2, :2] + xs[1:, 1:, 1:]
-    assert ft.conv3(x, k).numpy().tolist() == flipped.tolist()
+    assert ft.conv3(x, k).tolist() == flipped.tolist()
 
 
 # -- against scipy.signal ---------------------------------------------------------------------
@@ -94,9 +97,9 @@ def test_against_scipy_every_form_and_layout(name: str, mode: str, dt: Any) -> N
         for (lx, tx), (lk, tk) in itertools.product(layouts(x).items(), layouts(k).items()):
             got = fn(tx, tk, mode)
             what = f"{name} {form} {mode} {dt} input {lx} kernel {lk}"
-            assert got.numpy().dtype == expected.dtype, what
+            assert host(got).dtype == expected.dtype, what
             assert tuple(got.size()) == expected.shape, what
-            np.testing.assert_allclose(got.numpy(), expected, rtol=tol, atol=tol, err_msg=what)
+            np.testing.assert_allclose(host(got), expected, rtol=tol, atol=tol, err_msg=what)
 
 
 @pytest.mark.parametrize("name", list(OPS))
@@ -113,10 +116,10 @@ def test_output_sizes(name: str) -> None:
 
 def test_full_mode_allows_a_kernel_larger_than_the_input() -> None:
     x, k = R.uniform(-1, 1, (2, 3)), R.uniform(-1, 1, (4, 5))
-    np.testing.assert_allclose(ft.conv2(ft.tensor(x), ft.tensor(k), "F").numpy(), reference(2, True)(x, k, "F"))
+    np.testing.assert_allclose(host(ft.conv2(ft.tensor(x), ft.tensor(k), "F")), reference(2, True)(x, k, "F"))
     # and full convolution commutes
     np.testing.assert_allclose(
-        ft.conv2(ft.tensor(x), ft.tensor(k), "F").numpy(), ft.conv2(ft.tensor(k), ft.tensor(x), "F").numpy()
+        host(ft.conv2(ft.tensor(x), ft.tensor(k), "F")), host(ft.conv2(ft.tensor(k), ft.tensor(x), "F"))
     )
 
 
@@ -132,7 +135,7 @@ def test_integers_keep_their_type_and_wrap_like_torch7() -> None:
     x = ft.tensor(np.full((3, 3), 100, dtype=np.int8))
     k = ft.tensor(np.ones((2, 2), dtype=np.int8))
     r = ft.conv2(x, k)
-    assert r.type() == "flambeau.CharTensor"
+    assert r.type() == typename("CharTensor")
     assert r.tolist() == [[-112, -112], [-112, -112]]  # 400 wraps to -112, as in scipy and Torch7
 
 
@@ -140,7 +143,7 @@ def test_mixed_types_promote_like_matmul() -> None:
     x = ft.tensor([[1, 2], [3, 4]])  # LongTensor
     k = ft.tensor([[0.5]])
     r = ft.conv2(x, k)
-    assert r.type() == "flambeau.DoubleTensor"
+    assert r.type() == typename("DoubleTensor")
     assert r.tolist() == [[0.5, 1.0], [1.5, 2.0]]
 
 
@@ -151,9 +154,9 @@ def test_blocks_of_output_rows_give_the_same_result(name: str, monkeypatch: pyte
     for _, ns, ks in _shapes(d):
         x, k = R.uniform(-1, 1, ns), R.uniform(-1, 1, ks)
         monkeypatch.setattr(conv_module, "_BLOCK", 1)  # one output row per block
-        np.testing.assert_allclose(getattr(ft, name)(ft.tensor(x), ft.tensor(k), "F").numpy(), ref(x, k, "F"))
+        np.testing.assert_allclose(host(getattr(ft, name)(ft.tensor(x), ft.tensor(k), "F")), ref(x, k, "F"))
         monkeypatch.setattr(conv_module, "_BLOCK", 40)  # a few rows per block, a ragged last block
-        np.testing.assert_allclose(getattr(ft, name)(ft.tensor(x), ft.tensor(k)).numpy(), ref(x, k, "V"))
+        np.testing.assert_allclose(host(getattr(ft, name)(ft.tensor(x), ft.tensor(k))), ref(x, k, "V"))
 
 
 def test_out_form_writes_the_result() -> None:

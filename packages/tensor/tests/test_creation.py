@@ -1,14 +1,20 @@
-"""Factories and random sampling: values, dtypes, devices, out=, seeding and generator state."""
+"""Factories and random sampling: values, dtypes, devices, out=, seeding and generator state.
+
+Every test but the docs page's is a device suite: factories and samplers make their tensors on the
+device under test, and draws come from that device's generators (``ft.get_rng_state(device())``).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import scipy.stats as stats
+from support import typename
 
 import flambeau.tensor as ft
 from flambeau.tensor.optable import OPS
 from flambeau.tensor.random import Generator
+from flambeau.tensor.testing import device, host, on_device
 
 RANDOM_OPS = {
     "rand",
@@ -28,12 +34,14 @@ RANDOM_OPS = {
 FACTORIES = {"zeros", "ones", "empty", "full", "eye", "range", "arange", "linspace", "logspace"}
 
 
+@pytest.mark.device
 def test_every_factory_and_random_op_is_covered_here() -> None:
     # (apply_/map_/map2_ are in-place-only "fill" ops too, but neither factories nor random)
     names = {n for n, op in OPS.items() if op.kind == "factory" or op.rng or op.group == "random"}
     assert names == RANDOM_OPS | FACTORIES
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("call", "expected", "dtype"),
     [
@@ -58,27 +66,34 @@ def test_every_factory_and_random_op_is_covered_here() -> None:
 )
 def test_factories(call, expected, dtype) -> None:  # noqa: ANN001
     t = call()
-    assert t.dtype == dtype and t.device == "cpu"
-    np.testing.assert_allclose(t.numpy(), expected, rtol=1e-12)
+    assert t.dtype == dtype and t.device == device()
+    np.testing.assert_allclose(host(t), expected, rtol=1e-12)
 
 
+@pytest.mark.device
 def test_empty_has_size_and_type() -> None:
     t = ft.empty(3, 2, dtype=ft.ShortTensor)
-    assert t.size() == (3, 2) and t.type() == "flambeau.ShortTensor"
+    assert t.size() == (3, 2) and t.type() == typename("ShortTensor")
 
 
+@pytest.mark.device
 def test_factory_out_resizes_and_keeps_identity() -> None:
     out = ft.zeros(1)
     r = ft.ones(2, 2, out=out)
     assert r is out and out.tolist() == [[1, 1], [1, 1]]
 
 
+@pytest.mark.device
 def test_factory_honours_the_device_context_and_argument() -> None:
     with ft.device("cpu"):
         assert ft.zeros(1).device == "cpu"
     assert ft.zeros(1, device="cpu").device is ft.device("cpu")
+    with device():
+        assert ft.zeros(1).device == device()
+    assert ft.zeros(1, device=device()).device is device()
 
 
+@pytest.mark.device
 def test_manual_seed_makes_draws_repeatable() -> None:
     ft.manual_seed(42)
     a = ft.rand(5), ft.randn(5), ft.randperm(5), ft.zeros(5).uniform_(-1, 1)
@@ -88,62 +103,69 @@ def test_manual_seed_makes_draws_repeatable() -> None:
     assert ft.initial_seed() == 42
 
 
+@pytest.mark.device
 def test_rng_state_round_trip() -> None:
-    state = ft.get_rng_state()
-    assert state.type() == "flambeau.ByteTensor" and state.nelement() == 2500
+    state = ft.get_rng_state(device())
+    assert state.type() == "flambeau.ByteTensor"  # a cpu ByteTensor whatever the generator's device
+    if device() == "cpu":
+        assert state.nelement() == 2500  # MT19937: 624 32-bit words and the position
     x = ft.randn(4)
-    ft.set_rng_state(state)
+    ft.set_rng_state(state, device())
     assert ft.randn(4).equal(x)
     with pytest.raises(ft.ArgumentError, match="ByteTensor"):
-        ft.set_rng_state(ft.zeros(3))
+        ft.set_rng_state(ft.zeros(3), device())
 
 
+@pytest.mark.device
 def test_generators_are_independent() -> None:
-    g1, g2 = ft.Generator(seed=5), ft.Generator(seed=5)
+    g1, g2 = ft.Generator(device(), seed=5), ft.Generator(device(), seed=5)
     a = ft.rand(3, generator=g1)
     ft.rand(3)  # the default generator does not disturb g2
     assert ft.rand(3, generator=g2).equal(a)
     assert ft.zeros(3).normal_(generator=g1).nelement() == 3  # fills take a generator too
-    s = ft.Generator().seed()
+    s = ft.Generator(device()).seed()
     assert isinstance(s, int)
 
 
+@pytest.mark.device
 def test_rand_and_uniform_are_uniform() -> None:
-    assert stats.kstest(ft.rand(4000).numpy(), "uniform").pvalue > 1e-3
-    x = ft.zeros(4000).uniform_(2, 5).numpy()
+    assert stats.kstest(host(ft.rand(4000)), "uniform").pvalue > 1e-3
+    x = host(ft.zeros(4000).uniform_(2, 5))
     assert stats.kstest((x - 2) / 3, "uniform").pvalue > 1e-3  # standardised: no loc/scale args
     assert ft.rand(3, 2, dtype=ft.FloatTensor).dtype == np.float32
 
 
+@pytest.mark.device
 def test_randn_and_normal_are_normal() -> None:
-    assert stats.kstest(ft.randn(4000).numpy(), "norm").pvalue > 1e-3
-    assert stats.kstest((ft.zeros(4000).normal_(3, 2).numpy() - 3) / 2, "norm").pvalue > 1e-3
+    assert stats.kstest(host(ft.randn(4000)), "norm").pvalue > 1e-3
+    assert stats.kstest((host(ft.zeros(4000).normal_(3, 2)) - 3) / 2, "norm").pvalue > 1e-3
     with pytest.raises(ft.DomainError, match="std must be non-negative"):
         ft.zeros(2).normal_(0, -1)
 
 
+@pytest.mark.device
 def test_exponential_cauchy_log_normal_geometric_follow_their_laws() -> None:
-    assert stats.kstest(ft.zeros(4000).exponential_(2).numpy(), "expon", args=(0, 0.5)).pvalue > 1e-3
-    assert stats.kstest(ft.zeros(4000).cauchy_(1, 2).numpy(), "cauchy", args=(1, 2)).pvalue > 1e-3
-    assert (
-        stats.kstest(ft.zeros(4000).log_normal_(0.5, 0.3).numpy(), "lognorm", args=(0.3, 0, np.exp(0.5))).pvalue > 1e-3
-    )
-    g = ft.zeros(4000).geometric_(0.25).numpy()
+    assert stats.kstest(host(ft.zeros(4000).exponential_(2)), "expon", args=(0, 0.5)).pvalue > 1e-3
+    assert stats.kstest(host(ft.zeros(4000).cauchy_(1, 2)), "cauchy", args=(1, 2)).pvalue > 1e-3
+    assert stats.kstest(host(ft.zeros(4000).log_normal_(0.5, 0.3)), "lognorm", args=(0.3, 0, np.exp(0.5))).pvalue > 1e-3
+    g = host(ft.zeros(4000).geometric_(0.25))
     assert g.min() >= 1 and abs(g.mean() - 4) < 0.3
 
 
+@pytest.mark.device
 def test_random_integers_in_half_open_range() -> None:
-    x = ft.zeros(1000, dtype=ft.LongTensor).random_(3, 7).numpy()
+    x = host(ft.zeros(1000, dtype=ft.LongTensor).random_(3, 7))
     assert set(np.unique(x)) == {3, 4, 5, 6}
-    assert ft.zeros(100, dtype=ft.ByteTensor).random_().numpy().max() <= 255
-    assert set(np.unique(ft.zeros(500).random_(3).numpy())) == {0.0, 1.0, 2.0}
+    assert host(ft.zeros(100, dtype=ft.ByteTensor).random_()).max() <= 255
+    assert set(np.unique(host(ft.zeros(500).random_(3)))) == {0.0, 1.0, 2.0}
     with pytest.raises(ft.DomainError, match="empty range"):
         ft.zeros(2).random_(5, 5)
 
 
+@pytest.mark.device
 def test_bernoulli_fill_and_function() -> None:
     x = ft.zeros(10000).bernoulli_(0.3)
-    assert set(np.unique(x.numpy())) == {0.0, 1.0} and abs(x.mean().item() - 0.3) < 0.02
+    assert set(np.unique(host(x))) == {0.0, 1.0} and abs(x.mean().item() - 0.3) < 0.02
     p = ft.tensor([0.0, 1.0, 0.0])
     assert ft.zeros(3).bernoulli_(p).tolist() == [0, 1, 0]
     assert ft.bernoulli(ft.full(2000, fill_value=0.8)).mean().item() == pytest.approx(0.8, abs=0.04)
@@ -151,9 +173,10 @@ def test_bernoulli_fill_and_function() -> None:
         ft.zeros(2).bernoulli_(1.5)
 
 
+@pytest.mark.device
 def test_randperm_is_a_permutation() -> None:
     p = ft.randperm(50)
-    assert p.type() == "flambeau.LongTensor" and sorted(p.tolist()) == list(range(50))
+    assert p.type() == typename("LongTensor") and sorted(p.tolist()) == list(range(50))
 
 
 # -- every sampler takes generator= ----------------------------------------------------------------
@@ -176,47 +199,52 @@ SAMPLERS = {
 }
 
 
+@pytest.mark.device
 def test_every_random_op_has_a_sampler_here() -> None:
     assert set(SAMPLERS) == {n for n, op in OPS.items() if op.rng}
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_generator_argument_gives_its_own_repeatable_stream(name: str) -> None:
     draw = SAMPLERS[name]
-    state = ft.get_rng_state()
-    a, b = draw(Generator(seed=99)), draw(Generator(seed=99))
+    state = ft.get_rng_state(device())
+    a, b = draw(Generator(device(), seed=99)), draw(Generator(device(), seed=99))
     assert a.equal(b)  # same seed, same draws
-    assert not a.equal(draw(Generator(seed=100)))  # another seed, other draws
-    assert ft.get_rng_state().equal(state)  # the default generator was not touched
-    g = Generator(seed=99)
+    assert not a.equal(draw(Generator(device(), seed=100)))  # another seed, other draws
+    assert ft.get_rng_state(device()).equal(state)  # the default generator was not touched
+    g = Generator(device(), seed=99)
     draw(g)
     assert not draw(g).equal(a)  # the generator advances
     ft.manual_seed(99)  # the default generator, seeded alike, gives the same stream
     assert draw(None).equal(a)
-    assert not ft.get_rng_state().equal(state)
+    assert not ft.get_rng_state(device()).equal(state)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_rng_state_restore_replays_every_sampler(name: str) -> None:
-    state = ft.get_rng_state()
+    state = ft.get_rng_state(device())
     a = SAMPLERS[name](None)
-    ft.set_rng_state(state)
+    ft.set_rng_state(state, device())
     assert SAMPLERS[name](None).equal(a)
-    g = Generator(seed=3)
+    g = Generator(device(), seed=3)
     gstate = g.get_state()
     b = SAMPLERS[name](g)
     g.set_state(gstate)
     assert SAMPLERS[name](g).equal(b)
 
 
+@pytest.mark.device
 def test_seed_and_initial_seed() -> None:
     s = ft.seed()
     assert isinstance(s, int) and ft.initial_seed() == s
-    g = Generator(seed=11)
+    g = Generator(device(), seed=11)
     assert g.initial_seed() == 11 and g.manual_seed(12) is g and g.initial_seed() == 12
     assert "initial_seed=12" in repr(g)
 
 
+@pytest.mark.device
 def test_a_generator_that_is_not_one_is_refused() -> None:
     with pytest.raises(ft.ArgumentError, match="generator= must be a flambeau Generator"):
         ft.rand(2, generator=np.random.default_rng(0))
@@ -234,18 +262,20 @@ def _chi2_ok(counts: np.ndarray, weights: np.ndarray) -> bool:
     return bool(stats.chisquare(counts[pos], expected).pvalue > 1e-3)
 
 
+@pytest.mark.device
 def test_multinomial_with_replacement_follows_the_weights() -> None:
     w = np.array([1.0, 0.0, 3.0, 6.0, 0.0, 10.0])  # need not sum to 1
-    x = ft.multinomial(ft.from_numpy(w), 20000, replacement=True)
-    assert x.type() == "flambeau.LongTensor" and x.size() == (20000,)
-    counts = np.bincount(x.numpy(), minlength=len(w))
+    x = ft.multinomial(on_device(w), 20000, replacement=True)
+    assert x.type() == typename("LongTensor") and x.size() == (20000,)
+    counts = np.bincount(host(x), minlength=len(w))
     assert counts[1] == 0 and counts[4] == 0  # zero-weight categories are never drawn
     assert _chi2_ok(counts, w)
 
 
+@pytest.mark.device
 def test_multinomial_rows_each_follow_their_own_weights() -> None:
     w = np.array([[1.0, 1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 7.0], [5.0, 0.5, 0.0, 4.5]])
-    x = ft.multinomial(ft.from_numpy(w), 8000, replacement=True).numpy()
+    x = host(ft.multinomial(on_device(w), 8000, replacement=True))
     assert x.shape == (3, 8000)
     assert (x[1] == 3).all()  # a single positive weight: always that category
     for row, weights in zip(x, w, strict=True):
@@ -253,11 +283,12 @@ def test_multinomial_rows_each_follow_their_own_weights() -> None:
         assert counts[weights == 0].sum() == 0 and _chi2_ok(counts, weights)
 
 
+@pytest.mark.device
 def test_multinomial_without_replacement_draws_in_order_of_the_remaining_weights() -> None:
     w = np.array([1.0, 2.0, 0.0, 3.0, 4.0])
     p = w / w.sum()
-    rows = ft.from_numpy(w).expand(20000, 5)  # a stride-0 (non-contiguous) input
-    x = ft.multinomial(rows, 2).numpy()
+    rows = on_device(w).expand(20000, 5)  # a stride-0 (non-contiguous) input
+    x = host(ft.multinomial(rows, 2))
     assert x.shape == (20000, 2) and (x[:, 0] != x[:, 1]).all() and not (x == 2).any()
     assert _chi2_ok(np.bincount(x[:, 0], minlength=5), w)  # the first draw: proportional to w
     # the second draw: P(j) = sum over i != j of p_i * p_j / (1 - p_i)
@@ -265,6 +296,7 @@ def test_multinomial_without_replacement_draws_in_order_of_the_remaining_weights
     assert _chi2_ok(np.bincount(x[:, 1], minlength=5), second)
 
 
+@pytest.mark.device
 def test_multinomial_without_replacement_can_draw_every_positive_category() -> None:
     w = ft.tensor([[0.0, 1.0, 1e-6, 5.0, 0.0], [3.0, 3.0, 3.0, 3.0, 3.0]])
     x = ft.multinomial(w, 3)
@@ -272,6 +304,7 @@ def test_multinomial_without_replacement_can_draw_every_positive_category() -> N
     assert sorted(ft.multinomial(ft.ones(7), 7).tolist()) == list(range(7))
 
 
+@pytest.mark.device
 def test_multinomial_accepts_integer_float32_and_non_contiguous_weights() -> None:
     ints = ft.multinomial(ft.LongTensor([0, 4, 0]), 5, replacement=True)
     assert ints.tolist() == [1] * 5
@@ -282,6 +315,7 @@ def test_multinomial_accepts_integer_float32_and_non_contiguous_weights() -> Non
     assert w.multinomial(1).tolist() == [[2], [0]]  # the method form
 
 
+@pytest.mark.device
 def test_multinomial_out_and_seeded_reproducibility() -> None:
     out = ft.LongTensor([7])
     r = ft.multinomial(ft.ones(10), 4, out=out)
@@ -293,6 +327,7 @@ def test_multinomial_out_and_seeded_reproducibility() -> None:
     assert a[0].equal(b[0]) and a[1].equal(b[1])
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("weights", "n", "replacement", "error", "match"),
     [
@@ -311,10 +346,10 @@ def test_multinomial_out_and_seeded_reproducibility() -> None:
     ],
 )
 def test_multinomial_errors(weights, n, replacement, error, match) -> None:  # noqa: ANN001
-    state = ft.get_rng_state()
+    state = ft.get_rng_state(device())
     with pytest.raises(error, match=match):
         ft.multinomial(ft.tensor(weights), n, replacement)
-    assert ft.get_rng_state().equal(state)  # a refused call draws nothing
+    assert ft.get_rng_state(device()).equal(state)  # a refused call draws nothing
 
 
 def test_random_guide_examples_run() -> None:

@@ -12,6 +12,9 @@ import pytest
 from support import layouts
 
 import flambeau.tensor as ft
+from flambeau.tensor.testing import host, on_device
+
+pytestmark = pytest.mark.device
 
 NAN = float("nan")
 
@@ -32,7 +35,7 @@ def test_apply_matches_a_vectorized_reference_on_every_layout(dt: Any) -> None:
     for layout, t in layouts(a).items():
         r = t.apply_(fn)
         assert r is t, layout
-        np.testing.assert_array_equal(t.numpy(), _vectorized(fn, a), err_msg=layout)
+        np.testing.assert_array_equal(host(t), _vectorized(fn, a), err_msg=layout)
         assert t.dtype == np.dtype(dt)
 
 
@@ -59,12 +62,12 @@ def test_apply_converts_results_to_the_tensor_type() -> None:
 def test_map_and_map2_match_vectorized_references() -> None:
     a, b, c = np.arange(6.0).reshape(2, 3), np.arange(6.0, 12.0), np.full((3, 2), 2.0)
     for layout, t in layouts(a).items():
-        r = t.map_(ft.from_numpy(b.copy()), lambda x, y: x * y if y > 8 else None)
+        r = t.map_(on_device(b), lambda x, y: x * y if y > 8 else None)
         assert r is t
-        np.testing.assert_array_equal(t.numpy(), _vectorized(lambda x, y: x * y if y > 8 else None, a, b), layout)
+        np.testing.assert_array_equal(host(t), _vectorized(lambda x, y: x * y if y > 8 else None, a, b), layout)
     for layout, t in layouts(a).items():
-        ft.map2_(t, ft.from_numpy(b.copy()), ft.from_numpy(c.copy()).t(), lambda x, y, z: x + y * z)
-        np.testing.assert_array_equal(t.numpy(), a + b.reshape(2, 3) * c.T.reshape(2, 3), layout)
+        ft.map2_(t, on_device(b), on_device(c).t(), lambda x, y, z: x + y * z)
+        np.testing.assert_array_equal(host(t), a + b.reshape(2, 3) * c.T.reshape(2, 3), layout)
 
 
 def test_map_pairs_elements_by_count_not_shape_as_torch7() -> None:
@@ -104,13 +107,13 @@ def test_function_forms_exist_for_the_in_place_ops() -> None:
 def test_sort_puts_nan_last_ascending_and_first_descending() -> None:
     t = ft.tensor([1.0, NAN, 3.0, NAN, 2.0])
     v, i = t.sort()
-    np.testing.assert_array_equal(v.numpy(), [1.0, 2.0, 3.0, NAN, NAN])
+    np.testing.assert_array_equal(host(v), [1.0, 2.0, 3.0, NAN, NAN])
     assert i.tolist() == [0, 4, 2, 1, 3]
     v, i = t.sort(descending=True)
-    np.testing.assert_array_equal(v.numpy(), [NAN, NAN, 3.0, 2.0, 1.0])
+    np.testing.assert_array_equal(host(v), [NAN, NAN, 3.0, 2.0, 1.0])
     assert i.tolist() == [1, 3, 2, 4, 0]
     v, i = t.topk(2)
-    np.testing.assert_array_equal(v.numpy(), [NAN, NAN])
+    np.testing.assert_array_equal(host(v), [NAN, NAN])
     assert i.tolist() == [1, 3]
     assert t.median().item() == 3.0  # rank 2 of 5 in numpy's order
 

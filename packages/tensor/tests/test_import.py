@@ -19,3 +19,8 @@ def test_import_pulls_in_no_heavy_modules() -> None:
     before, after = r.stdout.splitlines()
     assert before == "[] True False"  # backends load lazily, on the first device lookup
     assert after == "[]"
+
+
+def test_linear_algebra_does_not_import_scipy() -> None:
+    code = "import sys, flambeau.tensor as ft; ft.svd(ft.eye(2)); print('scipy' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -16,6 +16,9 @@ from support import layouts
 
 import flambeau.tensor as ft
 from flambeau.tensor.optable import OPS
+from flambeau.tensor.testing import CUDA_LIMITATIONS, host, on_device, shares_memory, spec
+
+pytestmark = pytest.mark.device
 
 # Random ops are checked statistically in test_creation.py.
 RECORDS = {op.name: op for op in OPS.values() if op.kind == "op" and not op.rng}
@@ -56,7 +59,7 @@ def _cast(v: Any, dt: np.dtype) -> Any:
 
 def _to_tensor(v: Any) -> Any:
     if isinstance(v, np.ndarray):
-        return ft.from_numpy(v.copy())
+        return on_device(v)
     if isinstance(v, list):
         return [_to_tensor(x) for x in v]
     return v
@@ -74,15 +77,36 @@ def _ref_args(v: Any, case: Case) -> Any:
     return v
 
 
+def _strided(name: str, layout: str) -> bool:
+    """Whether a view comes from ``as_strided`` (unfold; the "strided" layout is made by unfold)."""
+    return name == "unfold" or layout == "strided"
+
+
+def _columns_up_to_sign(a: np.ndarray) -> np.ndarray:
+    """Each column (last dim) times the sign of its first entry of (nearly) the largest magnitude."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim < 2 or a.size == 0:
+        return a
+    big = np.abs(a) >= np.abs(a).max(axis=-2, keepdims=True) * (1 - 1e-3)
+    first = np.take_along_axis(a, np.argmax(big, axis=-2)[..., None, :], axis=-2)
+    return a * np.where(first < 0, -1.0, 1.0)
+
+
 def check(result: Any, expected: Any, case: Case, what: str) -> None:
     if isinstance(expected, (list, tuple)):
         assert isinstance(result, (list, tuple)) and len(result) == len(expected), what
-        for r, e in zip(result, expected, strict=False):
+        for i, (r, e) in enumerate(zip(result, expected, strict=False)):
+            if i in case.sign_free and isinstance(r, ft.Tensor) and np.asarray(e).size:
+                assert not case.exact_dtype or host(r).dtype == np.asarray(e).dtype, f"{what}: dtype"
+                got, want = _columns_up_to_sign(host(r)), _columns_up_to_sign(e)
+                tol = max(case.tol, 1e-5) if r.dtype in (np.float32, np.float16) else case.tol
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{what} (up to sign)")
+                continue
             check(r, e, case, what)
         return
     expected = np.asarray(expected)
     assert isinstance(result, ft.Tensor), f"{what}: expected a Tensor, got {type(result).__name__}"
-    got = result.numpy()
+    got = host(result)
     assert got.shape == expected.shape, f"{what}: size {got.shape} != {expected.shape}"
     if case.exact_dtype:
         assert got.dtype == expected.dtype, f"{what}: dtype {got.dtype} != {expected.dtype}"
@@ -116,7 +140,9 @@ def test_op_matches_reference(name: str, case: Case, dt: np.dtype) -> None:
             r = fn(*targs, **case.kwargs)
             check(r, expected, case, what + " function")
             if op.result == "view" and isinstance(t0, ft.Tensor) and r.nelement():
-                assert np.shares_memory(r.numpy(), t0.numpy()), f"{what}: a view op must share the input's storage"
+                if not shares_memory(r, t0) and spec().split(":")[0] == "cuda" and _strided(name, layout):
+                    pytest.xfail(f"cuda: {CUDA_LIMITATIONS['strided storage']}")
+                assert shares_memory(r, t0), f"{what}: a view op must share the input's storage"
         if "method" in op.variants and isinstance(targs[0], ft.Tensor):
             check(getattr(targs[0], name)(*targs[1:], **case.kwargs), expected, case, what + " method")
         for t, s in zip(targs, snapshot, strict=False):  # out-of-place forms never touch their inputs

@@ -22,6 +22,7 @@ from support import run_python as run
 
 import flambeau.tensor as ft
 from flambeau.tensor import serialization as ser
+from flambeau.tensor.testing import device
 
 DTYPES = [ft.uint8, ft.int8, ft.int16, ft.int32, ft.int64, ft.float16, ft.float32, ft.float64]
 
@@ -612,6 +613,33 @@ def test_corrupt_manifests_are_refused(good: bytes, edit: Callable[[dict[str, An
 # -- devices and map_location ------------------------------------------------------------------------
 
 
+@pytest.mark.device
+def test_a_tensor_saved_on_the_device_under_test_loads_there_or_on_the_cpu(tmp_path: pathlib.Path) -> None:
+    d = device()
+    a = ft.range(1, 12).view(3, 4)
+    g = ft.Generator(d, seed=7)
+    ft.rand(3, generator=g)
+    assert a.device is d
+    p = tmp_path / "device.flb"
+    ft.save(p, {"a": a, "t": a.t(), "row": a.select(0, 1), "dev": d, "mask": a.gt(6), "g": g})
+    assert [b["device"] for b in json.loads(zipfile.ZipFile(p).read("manifest.json"))["buffers"]] == [str(d)] * 2
+    b = ft.load(p)
+    same(a, b["a"])
+    same(a.t(), b["t"])
+    same(a.gt(6), b["mask"])
+    assert b["dev"] is d and b["g"].device is d and b["g"].initial_seed() == 7
+    assert ft.rand(5, generator=b["g"]).equal(ft.rand(5, generator=g))  # the stream goes on where it was saved
+    b["row"].fill_(0)  # views still share their storage
+    assert b["a"][1].tolist() == [0.0] * 4 and a[1].tolist() == [5.0, 6.0, 7.0, 8.0]
+    # map_location='cpu': the same values on the cpu (a generator's state belongs to its backend: left out here)
+    ft.save(p, {"a": a, "t": a.t(), "dev": d})
+    c = ft.load(p, map_location="cpu")
+    assert c["a"].device == "cpu" and c["dev"] == "cpu" and c["a"].type() == a.cpu().type()
+    assert c["a"].tolist() == a.tolist() and c["t"].tolist() == a.t().tolist() and c["t"].stride() == a.t().stride()
+    c["t"][0, 1] = -1
+    assert c["a"][1, 0].item() == -1
+
+
 def test_tensors_on_another_device_load_there_or_on_map_location(tmp_path: pathlib.Path) -> None:
     p = tmp_path / "dev.flb"
     out = run(
@@ -628,11 +656,10 @@ print(b["a"].device, b["a"][0, 0].item(), b["dev"], b["g"].device, b["cpu"].devi
     assert out.split() == ["cpu2:0", "9.0", "cpu2:0", "cpu2:0", "cpu"]
     m = json.loads(zipfile.ZipFile(p).read("manifest.json"))
     assert [b["device"] for b in m["buffers"]] == ["cpu2:0", "cpu"]
-    # In this process no backend serves cpu2.
-    with pytest.raises(
-        ft.DeviceUnavailableError, match=r"saved on device 'cpu2:0', which is unavailable.*map_location='cpu'"
-    ):
-        ft.load(p)
+    # In this process no backend serves cpu2: the data comes to the cpu, with a warning.
+    with pytest.warns(RuntimeWarning, match=r"saved on device 'cpu2:0', which is unavailable here.*on the cpu"):
+        b = ft.load(p)
+    assert b["a"].device == "cpu" and b["a"].tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] and b["g"].device == "cpu"
     for ml in ("cpu", ft.device("cpu"), {"cpu2": "cpu"}, {"cpu2:0": "cpu"}):
         b = ft.load(p, map_location=ml)
         assert b["a"].device is ft.device("cpu") and b["dev"] is ft.device("cpu") and b["g"].device == "cpu"
@@ -642,3 +669,12 @@ print(b["a"].device, b["a"][0, 0].item(), b["dev"], b["g"].device, b["cpu"].devi
         ft.load(p, map_location=0)
     with pytest.raises(ft.DeviceUnavailableError, match=r"mapped to 'nodev'"):
         ft.load(p, map_location={"cpu": "nodev", "cpu2": "cpu"})
+
+
+def test_a_generator_state_from_another_backend_restarts_from_its_seed() -> None:
+    """A cuda generator's state (16 bytes of SplitMix64) loaded on the cpu (a Mersenne Twister)."""
+    from flambeau.tensor.serialization import _generator_from_state
+
+    with pytest.warns(RuntimeWarning, match="does not fit the generator of device 'cpu'.*initial seed 7"):
+        g = _generator_from_state({"device": ft.device("cpu"), "seed": 7, "state": bytes(16)})
+    assert ft.rand(4, generator=g).equal(ft.rand(4, generator=ft.Generator("cpu", 7)))

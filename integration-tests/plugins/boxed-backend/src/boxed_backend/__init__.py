@@ -15,7 +15,10 @@ The device behaves like a real accelerator as far as flambeau can tell:
   would show up as an error instead of passing unnoticed;
 - ``device_count()`` is 2 (``boxed:0`` and ``boxed:1``);
 - ``BOXED_BACKEND_UNAVAILABLE=<reason>`` in the environment makes it report itself unavailable,
-  the way the cupy backend does on a machine without cupy or a GPU.
+  the way the cupy backend does on a machine without cupy or a GPU;
+- reading a device value into Python (``float``, ``int``, ``bool``, ``operator.index``, ``item``,
+  ``tolist``: on a GPU each one waits for the device and copies) is counted in
+  :data:`HOST_READS`, so tests can prove an op path makes none.
 
 >>> b = BoxedBackend()
 >>> x = b.from_host(np.arange(3.0))
@@ -25,7 +28,9 @@ The device behaves like a real accelerator as far as flambeau can tell:
 
 from __future__ import annotations
 
+import collections
 import functools
+import operator
 import os
 from types import SimpleNamespace
 from typing import Any
@@ -33,7 +38,7 @@ from typing import Any
 import numpy as np
 import pluggy
 
-__all__ = ["BoxedArray", "BoxedBackend", "UNAVAILABLE_ENV", "flambeau_register_backends", "xp"]
+__all__ = ["HOST_READS", "BoxedArray", "BoxedBackend", "UNAVAILABLE_ENV", "flambeau_register_backends", "xp"]
 
 hookimpl = pluggy.HookimplMarker("flambeau")
 
@@ -41,8 +46,41 @@ UNAVAILABLE_ENV = "BOXED_BACKEND_UNAVAILABLE"
 _MT_WORDS = 624  # MT19937 state: 624 32-bit words plus the position
 
 
+# Every read of a device value into Python, by kind: ``{"float": 3, "bool": 1}``. Tests reset it.
+HOST_READS: collections.Counter[str] = collections.Counter()
+
+
 class BoxedArray(np.ndarray):
     """A numpy array that lives "on the boxed device": host arrays are refused in its maths."""
+
+    def __getitem__(self, key: Any) -> Any:
+        r = super().__getitem__(key)
+        # An element is a 0-d device array, as on a GPU, not a host scalar.
+        return np.asarray(r).view(BoxedArray) if isinstance(r, np.generic) else r
+
+    def __float__(self) -> float:
+        HOST_READS["float"] += 1
+        return float(self.view(np.ndarray))
+
+    def __int__(self) -> int:
+        HOST_READS["int"] += 1
+        return int(self.view(np.ndarray))
+
+    def __bool__(self) -> bool:
+        HOST_READS["bool"] += 1
+        return bool(self.view(np.ndarray))
+
+    def __index__(self) -> int:
+        HOST_READS["index"] += 1
+        return operator.index(self.view(np.ndarray))
+
+    def item(self, *args: Any) -> Any:
+        HOST_READS["item"] += 1
+        return self.view(np.ndarray).item(*args)
+
+    def tolist(self) -> Any:
+        HOST_READS["tolist"] += 1
+        return self.view(np.ndarray).tolist()
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         name = ufunc.__name__ + ("" if method == "__call__" else "." + method)
