@@ -210,7 +210,8 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy over every src tree (flambeau is a PEP 420 namespace: the src dirs are the package bases)."""
-    _install_local(session, FIRST_PARTY, MYPY)  # brings numpy, pluggy, ... for their type information
+    # brings numpy, pluggy, ... for their type information; pytest for flambeau.tensor.testing (a pytest plugin)
+    _install_local(session, FIRST_PARTY, MYPY, "pytest>=8.1")
     env = {"MYPYPATH": os.pathsep.join(str(s) for s in SRC_DIRS)}
     session.run("mypy", *(str(s) for s in SRC_DIRS), *session.posargs, env=env)
 

@@ -15,7 +15,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import SerializationError
-from flambeau.tensor.testing import host, limitation
+from flambeau.tensor.testing import host
 
 
 def rand(*size: int) -> Tensor:
@@ -179,7 +179,6 @@ def test_parameters_order() -> None:
 
 
 @pytest.mark.device
-@limitation("strided storage")
 def test_get_parameters_flattens_into_views() -> None:
     m = mlp()
     x = rand(2, 4)

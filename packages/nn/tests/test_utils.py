@@ -9,7 +9,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn import utils
 from flambeau.tensor.errors import ArgumentError
-from flambeau.tensor.testing import host, limitation, on_device, shares_memory
+from flambeau.tensor.testing import host, on_device, shares_memory
 
 
 def T(a: object) -> ft.Tensor:
@@ -20,7 +20,6 @@ def T(a: object) -> ft.Tensor:
 
 
 @pytest.mark.device
-@limitation("strided storage")
 def test_recursive_type_converts_nested_lists_in_place_and_keeps_sharing() -> None:
     x = T(np.arange(6.0).reshape(2, 3))
     row = x[1]
@@ -56,7 +55,6 @@ def test_recursive_type_of_a_tensor_returns_a_new_one_or_itself_when_nothing_cha
 
 
 @pytest.mark.device
-@limitation("strided storage")
 def test_recursive_type_shares_a_cache_across_calls() -> None:
     x = T(np.arange(4.0))
     cache: dict[object, object] = {}

@@ -37,7 +37,6 @@ def test_nested_lists_give_the_shape_of_the_nesting() -> None:
 
 
 @pytest.mark.device
-@limitation("strided storage")
 def test_storage_offset_sizes_strides_constructor_views_the_storage() -> None:
     s = ft.DoubleStorage(list(range(10)))
     t = ft.DoubleTensor(s, 2, (2, 3), (4, 1))

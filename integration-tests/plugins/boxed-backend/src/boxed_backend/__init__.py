@@ -29,6 +29,7 @@ The device behaves like a real accelerator as far as flambeau can tell:
 from __future__ import annotations
 
 import collections
+import ctypes
 import functools
 import operator
 import os
@@ -194,9 +195,31 @@ def _ascontiguousarray(a: Any, dtype: Any = None) -> BoxedArray:
 
 
 def _as_strided(x: Any, shape: Any = None, strides: Any = None, subok: bool = False, writeable: bool = True) -> Any:
+    """A strided view of ``x`` that, as cupy's, is not chained to ``x`` through ``.base``.
+
+    It shares ``x``'s memory (through a buffer over the whole allocation), but walking ``.base``
+    from it never reaches an array: flambeau must find a view's storage some other way.
+    """
     if not isinstance(x, BoxedArray):
         raise TypeError(f"boxed.as_strided: expected a BoxedArray, got {type(x).__name__}")
-    v = np.lib.stride_tricks.as_strided(x.view(np.ndarray), shape=shape, strides=strides, writeable=writeable)
+    root = x.view(np.ndarray)
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not (root.flags.c_contiguous and root.flags.writeable):  # no buffer to cut loose: keep numpy's
+        v = np.lib.stride_tricks.as_strided(x.view(np.ndarray), shape=shape, strides=strides, writeable=writeable)
+        return v.view(BoxedArray)
+    start = x.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    # A ctypes buffer over the allocation: numpy records it as the view's base, and it has no
+    # ``.base`` leading back to ``root`` (it keeps ``root`` alive through an attribute).
+    buf = (ctypes.c_char * root.nbytes).from_address(root.__array_interface__["data"][0])
+    buf.owner = root  # type: ignore[attr-defined]
+    v = np.ndarray(
+        x.shape if shape is None else tuple(shape),
+        x.dtype,
+        buffer=buf,
+        offset=start,
+        strides=x.strides if strides is None else tuple(strides),
+    )
     return v.view(BoxedArray)
 
 

@@ -18,7 +18,7 @@ from . import dtypes as _dt
 from .errors import ArgumentError, DTypeError, IndexError, ShapeError
 from .registry import Device, device_of_array
 from .registry import device as _device
-from .tensor import Size, Storage, Tensor, sizes_arg, wrap
+from .tensor import Size, Storage, Tensor, sizes_arg, strided_view, wrap
 
 
 def construct(dtype: Any, args: tuple[Any, ...], device: Any = None, **kwargs: Any) -> Tensor:
@@ -141,9 +141,7 @@ def view_of_storage(storage: Storage, offset: int = 0, size: Any = None, stride:
                 f"Tensor: sizes {shape} with strides {strides} from offset {offset} reach element {hi},"
                 f" beyond a storage of size {n}"
             )
-    item = flat.itemsize
-    xp = storage._d.xp
-    return xp.lib.stride_tricks.as_strided(flat[offset:], shape=shape, strides=tuple(s * item for s in strides))
+    return strided_view(storage._d.xp, flat, offset, shape, strides)
 
 
 def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -95,6 +95,70 @@ def _root_flat(a: Any) -> Any:
     return a.reshape(-1) if a.flags.c_contiguous else a.ravel()
 
 
+def chained_flat(a: Any) -> Any:
+    """The 1-D storage array that ``a`` views when ``a`` is chained to it, else None (no copy made).
+
+    A view whose base chain ends at a non-contiguous array (a view cupy made without a base) has
+    no storage to find: :func:`_root_flat` would return a copy.
+    """
+    root, base = a, getattr(a, "base", None)
+    while base is not None:
+        if type(base) is type(a):
+            root = base
+        base = getattr(base, "base", None)
+    if root.dtype != a.dtype or not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None
+    return _root_flat(a)
+
+
+def strided_view(xp: Any, flat: Any, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    """A view of the 1-D array ``flat`` from element ``offset`` with ``shape`` and ``strides`` (in elements).
+
+    numpy's ``as_strided`` keeps the view chained to ``flat`` through ``.base``, which is how a
+    tensor finds its storage (:func:`_root_flat`); cupy's makes a view without a base. So on other
+    backends, when the layout allows it, the view is made by slicing and reshaping ``flat``
+    instead, which every array library chains: dims sorted by stride, each stride a multiple of the
+    next and leaving room for it (no overlap), the whole within ``flat``. Other layouts (windows
+    that overlap, expansions) still use ``as_strided``.
+
+    >>> import numpy as np
+    >>> flat = np.arange(10.0).view(np.ndarray)
+    >>> strided_view(np, flat, 2, (2, 3), (4, 1)).tolist()
+    [[2.0, 3.0, 4.0], [6.0, 7.0, 8.0]]
+    """
+    item = flat.itemsize
+    if type(flat) is not np.ndarray:
+        v = _sliced(xp, flat, offset, shape, strides)
+        if v is not None:
+            return v
+    return xp.lib.stride_tricks.as_strided(flat[offset:], shape=shape, strides=tuple(st * item for st in strides))
+
+
+def _sliced(xp: Any, flat: Any, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    """:func:`strided_view` by slicing and reshaping, or None when the layout does not allow it."""
+    if 0 in shape:
+        return None
+    dims = sorted((st, n, i) for i, (n, st) in enumerate(zip(shape, strides, strict=True)) if n > 1)[::-1]
+    if any(st <= 0 for st, _, _ in dims):
+        return None
+    for (st, _, _), (st2, n2, _) in zip(dims, dims[1:], strict=False):
+        if st % st2 or n2 * st2 > st:  # not a multiple, or the inner dim overlaps the next outer step
+            return None
+    if not dims:  # one element
+        return flat[offset : offset + 1].reshape(shape) if offset < flat.shape[0] else None
+    length = dims[0][0] * dims[0][1]
+    if offset + length > flat.shape[0]:
+        return None
+    # flat[offset:offset+length] as (n_1, s_1/s_2, ..., s_k), then [:, :n_2, ..., :n_k, 0]
+    split = [dims[0][1]] + [st // st2 for (st, _, _), (st2, _, _) in zip(dims, dims[1:], strict=False)]
+    split.append(dims[-1][0])
+    seg = flat[offset : offset + length].reshape(tuple(split))
+    v = seg[(slice(None),) + tuple(slice(0, n) for _, n, _ in dims[1:]) + (0,)]
+    order = [i for _, _, i in dims]  # v's axes hold these dims of shape
+    v = xp.transpose(v, sorted(range(len(order)), key=lambda k: order[k]))
+    return v.reshape(shape)  # adds the size-1 dims: a view
+
+
 class Tensor:
     """A Torch7 tensor. ``ft.Tensor(...)`` builds one of the default type (see :mod:`constructors`).
 

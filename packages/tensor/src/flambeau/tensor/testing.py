@@ -81,21 +81,26 @@ def host(t: Any) -> Any:
 
 
 # What the cuda backend cannot do (yet), by name: tests whose point it is xfail there, strictly, so
-# the day one is fixed the suite says so. Each reason says why.
+# the day one is fixed the suite says so. The boxed test backend imitates cupy in these respects.
 CUDA_LIMITATIONS = {
     "strided storage": (
-        "cupy's as_strided makes views without a base array, so storage() and storage_offset() of"
-        " a view made by unfold or by viewing a storage (and of views of those) report the view itself"
+        "cupy's as_strided makes views without a base array: a view that cannot be made by slicing"
+        " (overlapping unfold windows, expansions) reports itself as its storage, with a wrong offset"
     ),
 }
+LIMITED_DEVICES = ("cuda", "boxed")
+
+
+def limited() -> bool:
+    """Whether the device under test has the :data:`CUDA_LIMITATIONS`."""
+    return _spec[0].split(":")[0] in LIMITED_DEVICES
 
 
 def limitation(name: str) -> Any:
-    """A strict ``xfail`` mark on devices of type cuda for one of :data:`CUDA_LIMITATIONS`."""
+    """A strict ``xfail`` mark, on the devices that have it, for one of :data:`CUDA_LIMITATIONS`."""
     import pytest
 
-    on_cuda = _spec[0].split(":")[0] == "cuda"
-    return pytest.mark.xfail(on_cuda, reason=f"cuda: {CUDA_LIMITATIONS[name]}", strict=True)
+    return pytest.mark.xfail(limited(), reason=f"cuda: {CUDA_LIMITATIONS[name]}", strict=True)
 
 
 def shares_memory(a: Any, b: Any) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import operator
 from typing import Any
 
+import numpy as np
+
 from ..errors import IndexError, ShapeError, check_dim
 from ..optable import Op, declare
 
@@ -86,6 +88,14 @@ def _unfold(xp: Any, input: Any, dimension: int, size: int, step: int) -> Any:
     shape = input.shape[:d] + (count,) + input.shape[d + 1 :] + (size,)
     st = input.strides
     strides = st[:d] + (st[d] * step,) + st[d + 1 :] + (st[d] if input.ndim else input.itemsize,)
+    if type(input) is not np.ndarray and input.size and all(v % input.itemsize == 0 for v in strides):
+        # Through the storage, so that the view stays chained to it (see tensor.strided_view).
+        from ..tensor import _data_ptr, chained_flat, strided_view
+
+        flat = chained_flat(input)
+        if flat is not None:  # else input is itself an unchained view: view it directly
+            offset = (_data_ptr(input) - _data_ptr(flat)) // input.itemsize
+            return strided_view(xp, flat, offset, shape, tuple(v // input.itemsize for v in strides))
     return xp.lib.stride_tricks.as_strided(input, shape=shape, strides=strides)
 
 
