@@ -1,12 +1,14 @@
-"""No host round-trip in the op path: an op on device tensors never reads a device value into Python.
+"""No host round-trip in the op path: an op (or its gradient) on device tensors never reads a device value into Python.
 
 On a GPU, ``float(a)``, ``bool(a)``, ``int(a)``, ``a.item()`` or ``a.tolist()`` on a device array
 waits for the device and copies; an op that did one per call would stall every pipeline it is in.
 The ``boxed`` test backend counts such reads (``boxed_backend.HOST_READS``), so every case of the
 op table (``packages/tensor/tests/opcases*.py``) runs here, through the function form, on boxed
 tensors, and must make none. Only the reads a user asks for (``item``, ``tolist``, ``print``,
-``bool(t)``) may read; the few ops that must know a value to size their result (a mask's count,
-``nonzero``) are listed with the reason.
+``bool(t)``) may read; the few ops that must know a value to raise a clear error or size their
+result are listed with the reason. The backward pass of every gradient rule (the cases of
+``packages/autograd/tests/gradcases_*.py``) must read exactly what its forward pass reads: autograd
+runs the rules inside ``trusted_values()``, where ops skip re-checking values the forward checked.
 """
 
 from __future__ import annotations
@@ -104,3 +106,66 @@ def test_every_allowed_read_is_still_needed() -> None:
         if HOST_READS:
             readers.add(name)
     assert sorted(set(MUST_READ) - readers) == []
+
+
+# -- gradients ------------------------------------------------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "packages" / "autograd" / "tests"))
+
+
+def _grad_cases() -> list[Any]:
+    import importlib
+
+    cases = []
+    for path in sorted(
+        (Path(__file__).resolve().parent.parent / "packages" / "autograd" / "tests").glob("gradcases_*.py")
+    ):
+        for name, cs in importlib.import_module(path.stem).CASES.items():
+            cases += [pytest.param(name, c, id=f"{name}-{i}") for i, c in enumerate(cs) if c.call is None]
+    return cases
+
+
+def _loss(out: Any) -> Any:
+    """The sum of every floating-point tensor among an op's outputs (a scalar to differentiate)."""
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    parts = [o.sum() for o in outs if isinstance(o, ft.Tensor) and o.dtype.kind == "f"]
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
+
+
+# The gradient of masked_select puts g at the mask's positions with masked_copy, which must count
+# them to size the values (cupy's boolean-mask assignment counts them on the host as well).
+GRAD_MUST_READ = {"masked_select": "its gradient scatters into the mask's positions, which it counts"}
+
+
+@pytest.mark.parametrize(("name", "case"), _grad_cases())
+def test_gradients_read_no_device_value_into_python(name: str, case: Any) -> None:
+    """The backward pass of every rule stays on the device: the same reads as the forward, no more."""
+    from flambeau.autograd import grad
+
+    op = OPS[name]
+    args = [_boxed(a) for a in case.args]
+    names = [p.name for p in op.params]
+    wrt = (
+        list(case.wrt)
+        if case.wrt is not None
+        else [
+            i
+            for i, n in enumerate(names[: len(args)])
+            if n in op.differentiable and isinstance(args[i], ft.Tensor) and args[i].dtype.kind == "f"
+        ]
+    )
+    if not wrt:
+        pytest.skip("differentiates a list argument (checked by the autograd suite)")
+    fn = getattr(ft, name)
+    HOST_READS.clear()
+    _loss(fn(*args, **case.kwargs))
+    forward = dict(HOST_READS)
+    HOST_READS.clear()
+    grad(lambda *xs: _loss(fn(*xs, **case.kwargs)), tuple(wrt))(*args)
+    if name in GRAD_MUST_READ:
+        assert dict(HOST_READS) != forward, f"{name} no longer reads in its gradient: take it off GRAD_MUST_READ"
+        return
+    assert dict(HOST_READS) == forward, f"the gradient of ft.{name} read device values: {dict(HOST_READS)}"

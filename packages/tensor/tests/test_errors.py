@@ -140,3 +140,18 @@ def test_cuda_names_without_a_cuda_backend_say_so() -> None:
         ft.zeros(1).cuda()
     with pytest.raises(ft.DeviceUnavailableError, match="device 'cuda'"):
         ft.CudaTensor(2)
+
+
+def test_trusted_values_skip_only_the_checks_that_read_a_device() -> None:
+    """Autograd's backward pass runs in trusted_values(): what numpy checks itself still raises."""
+    from flambeau.tensor.optable import trusted_values, value_checks
+
+    assert value_checks()
+    with trusted_values():
+        assert not value_checks()
+        with trusted_values():
+            assert not value_checks()
+        assert not value_checks()  # nesting restores the outer state
+        with pytest.raises(ft.IndexError):
+            ft.index_select(ft.zeros(3), 0, ft.LongTensor([5]))  # numpy's own range check
+    assert value_checks()

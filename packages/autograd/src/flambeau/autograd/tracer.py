@@ -35,7 +35,7 @@ import numpy as np
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor, optable
 from flambeau.tensor.errors import ArgumentError, DTypeError, ShapeError, size_text
-from flambeau.tensor.optable import OPS, Op
+from flambeau.tensor.optable import OPS, Op, trusted_values
 
 from .errors import MissingGradientError, TracedValueError
 from .registry import RULES, load_gradients
@@ -621,6 +621,11 @@ def backward(trace: Trace, end: Node, seed: Any, keep: bool = False) -> None:
     """
     end.g = seed
     work = trace.tape[:] if keep else trace.tape
+    with trusted_values():  # the rules re-use the forward's indices and matrices, checked there
+        _sweep(work, keep)
+
+
+def _sweep(work: list[Node], keep: bool) -> None:
     pop = work.pop
     while work:
         node = pop()

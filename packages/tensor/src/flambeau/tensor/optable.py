@@ -15,9 +15,11 @@ foreign types (autograd's boxes) to the handler registered for that type.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import inspect
+import threading
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,30 @@ _handlers: dict[type, Callable[..., Any]] = {}
 # Called as watcher(tensor, what) before any in-place write into a plain tensor's memory while the
 # list is non-empty: autograd watches writes into values that a recorded op still needs.
 write_watchers: list[Callable[[Any, str], None]] = []
+
+_trust = threading.local()
+
+
+def value_checks() -> bool:
+    """Whether ops check their argument *values* (index ranges, singular matrices) on devices
+    where that means reading them back (a GPU sync): off inside :func:`trusted_values`."""
+    return not getattr(_trust, "on", False)
+
+
+@contextlib.contextmanager
+def trusted_values() -> Iterator[None]:
+    """Skip the value checks that read a device back, for code re-using values already checked.
+
+    Autograd's backward pass runs its rules inside it: their indices and matrices are the forward
+    pass's, which were checked there. numpy's own checks (it raises on an out-of-range index)
+    still apply.
+    """
+    before = getattr(_trust, "on", False)
+    _trust.on = True
+    try:
+        yield
+    finally:
+        _trust.on = before
 
 
 def notify_write(target: Any, what: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, DeviceMismatchError, DTypeError, IndexError, ShapeError
-from ..optable import Op, _handlers, declare
+from ..optable import Op, _handlers, declare, value_checks
 from .shape import _dim
 
 
@@ -68,7 +68,8 @@ def _check_key_range(input: Any, key: Any, op: str) -> None:
 
 
 def _getitem(xp: Any, input: Any, key: Any) -> Any:
-    if not isinstance(input, np.ndarray):  # numpy raises on out-of-range index arrays; cupy wraps them silently
+    # numpy raises on out-of-range index arrays; cupy wraps them silently
+    if not isinstance(input, np.ndarray) and value_checks():
         _check_key_range(input, key, "index")
     return input[key]
 
@@ -82,7 +83,7 @@ def _index_arg(index: Any, op: str) -> Any:
 def _check_range(index: Any, n: int, op: str) -> None:
     # One device read when the indices are fine (a GPU sync: Torch7's CUDA kernels asserted on the
     # device instead, which cupy cannot turn into a Python error); the details only on failure.
-    if index.size and bool(((index < -n) | (index >= n)).any()):
+    if index.size and value_checks() and bool(((index < -n) | (index >= n)).any()):
         raise IndexError(
             f"{op}: index out of range for a dimension of size {n}"
             f" (indices from {int(index.min())} to {int(index.max())})"

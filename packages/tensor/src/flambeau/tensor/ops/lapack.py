@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DomainError, ShapeError, size_text
-from ..optable import Op, declare
+from ..optable import Op, declare, value_checks
 
 _F = frozenset({"function", "method", "out"})  # results differ in size from the input: no in-place form
 
@@ -112,7 +112,7 @@ def _lapack(op: str, condition: str, fn: Any, *args: Any, **kw: Any) -> Any:
 
 def _finite(xp: Any, op: str, condition: str, *rs: Any) -> None:
     """cuSOLVER reports failures as nan/inf instead of raising: check on devices other than the cpu."""
-    if xp is np:
+    if xp is np or not value_checks():
         return
     for r in rs:
         if not bool(xp.isfinite(r).all()):
