@@ -1,4 +1,4 @@
-"""The examples of the autograd guide and of ``examples/autograd.py``, optimized against plain.
+"""The examples of the autograd guide and of ``examples/autograd_talk_examples.py``, optimized against plain.
 
 Each function is called several times with changing values (replays, and new recordings where
 a branch flips) and must give what plain ``grad`` gives, every time.

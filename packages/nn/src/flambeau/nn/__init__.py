@@ -2,7 +2,8 @@
 
 Modules are written with flambeau tensor ops, so they run on every backend; convolution and
 pooling use kernels a backend may replace. ``nn.image`` holds the kernels of the normalization
-layers (``gaussian``, ``gaussian1D``); ``nn.jacobian`` the finite-difference checks.
+layers (``gaussian``, ``gaussian1D``); ``nn.jacobian`` the finite-difference checks;
+``nn.datasets`` reads MNIST's idx files (``load_mnist``, ``read_idx``).
 
 >>> import flambeau.tensor as ft
 >>> import flambeau.nn as nn
@@ -17,7 +18,7 @@ True
 
 from __future__ import annotations
 
-from . import criteria, image, jacobian, simple, utils
+from . import criteria, datasets, image, jacobian, simple, utils
 from .container import *  # noqa: F403
 from .containers import *  # noqa: F403
 from .criteria_classification import *  # noqa: F403

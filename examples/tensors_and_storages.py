@@ -1,7 +1,12 @@
-"""Tensors and storages: views share memory, the matrix product three ways, and a few math ops.
+"""Tensors and storages: views share memory, and the matrix product three ways.
 
 A flambeau tensor is (storage, offset, sizes, strides), as in Torch7: `select`, `narrow`, `sub`,
-`t`, `view`, `expand`, `unfold` and basic `[]` indexing make new tensors over the same storage.
+`t`, `view`, `expand`, `unfold` and basic `[]` indexing make new tensors over the same storage,
+so writing through any of them changes the others. The element-wise maths and masks are in
+`arithmetic_and_boolean_ops.py`.
+
+Run it with `python examples/tensors_and_storages.py` where flambeau is installed
+(`python3 -m nox -s examples` runs every example). Each step prints what it computes and checks it.
 """
 
 import flambeau.tensor as ft
@@ -61,35 +66,22 @@ def matrix_product_three_ways() -> None:
     assert elementwise.tolist() == [[1, 2], [3, 4]]
 
 
-def a_few_ops() -> None:
-    print("== a few ops")
-    e = ft.eye(3) * 4 - 2
-    print(e)
-    assert e.tolist() == [[2, -2, -2], [-2, 2, -2], [-2, -2, 2]]
-
-    m = ft.max(ft.FloatTensor([1, 3, 5]))
-    print("max:", m.item(), m.type())
-    assert m.item() == 5 and m.type() == "flambeau.FloatTensor"
-
-    values, indices = ft.Tensor([[1, 5, 2], [7, 0, 3]]).max(1)  # along dim 1: values and (0-based) indices
-    assert values.tolist() == [5, 7] and indices.tolist() == [1, 0] and indices.type() == "flambeau.LongTensor"
-
-    cl = ft.clamp(ft.range(0, 4), 0, 2)
-    print("clamp(range(0, 4), 0, 2):", cl.tolist())
-    assert cl.tolist() == [0, 1, 2, 2, 2]
-
-    le = ft.le(ft.range(1, 5), 3)
-    print("le(range(1, 5), 3):", le.tolist(), le.type())
-    assert le.tolist() == [1, 1, 1, 0, 0] and le.type() == "flambeau.ByteTensor"
-
-    a = ft.zeros(4, 6)
-    a.select(0, 2).fill_(3)
-    print(a)
-    assert a.sum().item() == 18 and a[2].tolist() == [3] * 6 and a[1].tolist() == [0] * 6
+def storage_round_trip() -> None:
+    print("== a tensor over a storage you made, and numpy over the same memory")
+    s = ft.DoubleStorage(6).fill_(0)
+    t = ft.DoubleTensor(s, 1, ft.Size([2, 2]), (3, 1))  # offset 1, 2x2, rows 3 apart
+    t.fill_(7)
+    print(s.tolist())
+    assert s.tolist() == [0, 7, 7, 0, 7, 7]
+    n = ft.arange(6).double()
+    arr = n.numpy()  # shares memory on the cpu
+    arr[0] = 42
+    assert n[0].item() == 42
+    print("numpy view of a tensor: writing arr[0] = 42 shows in the tensor:", n.tolist())
 
 
 if __name__ == "__main__":
     views_share_storage()
     matrix_product_three_ways()
-    a_few_ops()
-    print("tensors.py: all checks passed")
+    storage_round_trip()
+    print("tensors_and_storages.py: all checks passed")
