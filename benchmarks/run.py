@@ -1,6 +1,6 @@
 """Side-by-side benchmarks: flambeau against numpy by hand (the floor), HIPS autograd and PyTorch.
 
-    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--json PATH]
+    python benchmarks/run.py [--quick] [--only NAME[,NAME...]] [--json PATH] [--chart PATH]
 
 Every workload runs in this one process. A workload is a small function, registered with
 ``@workload``, that returns its *variants*: one statement per peer (``ft.add(a, b)``,
@@ -18,8 +18,12 @@ pass (the floor), flambeau ``flambeau.autograd.grad(f)``, autograd ``autograd.va
 and torch ``loss.backward()`` on ``requires_grad`` leaves. Their build checks every peer's loss
 and gradients against numpy's (``np.allclose``) and raises before timing a wrong one.
 ``convnet_b32`` times one SGD training step (forward, backward, update) of the talk's convnet
-with flambeau.nn, numpy by hand and torch.nn, in float32, after checking losses and gradients
-agree. This is a measurement, not a test: nothing here asserts a time.
+with flambeau.nn, numpy by hand, HIPS autograd (numpy's forward, ``value_and_grad``) and torch.nn,
+in float32, after checking losses and gradients agree. This is a measurement, not a test: nothing
+here asserts a time.
+
+``--json PATH`` writes every row and the machine description; ``--chart PATH`` draws the table as
+a PNG (matplotlib, no display needed): per workload, each peer's median time relative to numpy's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import gc
 import importlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -613,6 +618,52 @@ def _flambeau_convnet(ft: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callabl
     return step, model
 
 
+def _autograd_convnet(anp: ModuleType) -> Callable[..., tuple[Any, dict[str, Any]]]:
+    """The same step in HIPS autograd: numpy's forward on ``autograd.numpy``, differentiated by
+    ``value_and_grad`` with respect to the parameter dict, then ``p -= lr * grad`` in place.
+
+    autograd has no convolution (``autograd.scipy.signal.convolve`` needs scipy, which ``nox -s
+    bench`` does not install), so each one is numpy's im2col: the windows are one gather with an
+    index array. Its gradient scatters back with ``np.add.at``, about half of this step's time
+    (stacking the kh x kw shifted slices instead was slower still: a slice's gradient is an ``add.at``
+    too).
+    """
+    ag = importlib.import_module("autograd")
+    lse = _autograd_logsumexp()
+
+    def conv(x: Any, w: Any, b: Any) -> Any:
+        n, c, h, wd = x.shape
+        o, _, kh, kw = w.shape
+        oh, ow = h - kh + 1, wd - kw + 1
+        rows = np.arange(oh)[:, None, None, None] + np.arange(kh)[None, None, :, None]  # oh x 1 x kh x 1
+        cols = np.arange(ow)[None, :, None, None] + np.arange(kw)[None, None, None, :]  # 1 x ow x 1 x kw
+        win = x[:, :, rows, cols]  # N x C x oh x ow x kh x kw
+        flat = anp.reshape(anp.transpose(win, (0, 2, 3, 1, 4, 5)), (n * oh * ow, c * kh * kw))
+        out = flat @ anp.reshape(w, (o, -1)).T + b
+        return anp.transpose(anp.reshape(out, (n, oh, ow, o)), (0, 3, 1, 2))
+
+    def pool(x: Any) -> Any:
+        n, c, h, w = x.shape
+        return anp.max(anp.reshape(x, (n, c, h // 2, 2, w // 2, 2)), axis=(3, 5))
+
+    def loss(p: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Any:
+        q1 = pool(anp.tanh(conv(x, p["W1"], p["b1"])))
+        q2 = pool(anp.tanh(conv(q1, p["W2"], p["b2"])))
+        f = anp.reshape(conv(q2, p["W3"], p["b3"]), (len(x), -1))
+        z = f @ p["W4"].T + p["b4"]
+        return -anp.mean((z - lse(z))[np.arange(len(x)), y])
+
+    value_and_grad = ag.value_and_grad(loss)
+
+    def step(p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> tuple[Any, dict[str, np.ndarray]]:
+        value, g = value_and_grad(p, x, y)
+        for k, v in g.items():
+            p[k] -= CONVNET_LR * v
+        return value, g
+
+    return step
+
+
 def _torch_convnet(torch: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callable[..., Any], Any]:
     """The same net in torch.nn (eager, CPU) with numpy's weights, and its step (manual SGD update)."""
     tnn = torch.nn
@@ -672,6 +723,9 @@ def convnet_b32(peers: dict[str, ModuleType]) -> list[Variant]:
             print(f"convnet_b32: skipping flambeau: {e}")
         else:
             nets["flambeau"] = (step, model, (ft.from_numpy(x.copy()), ft.from_numpy(y.astype(np.int64))))
+    if "autograd" in peers:
+        ap = {k: v.copy() for k, v in p.items()}
+        nets["autograd"] = (_autograd_convnet(peers["autograd"]), ap, (x.copy(), y.copy()))
     if "torch" in peers:
         torch = peers["torch"]
         step, model = _torch_convnet(torch, p)
@@ -838,6 +892,98 @@ def machine() -> dict[str, Any]:
     }
 
 
+# The chart's peers, top to bottom within a workload's group, and their colours; numpy is the
+# vertical line at 1 (every ratio is to its median).
+CHART_PEERS = {
+    "flambeau": "#1f77b4",
+    "flambeau-opt": "#17becf",
+    "flambeau-nn": "#9467bd",
+    "autograd": "#ff7f0e",
+    "torch": "#d62728",
+}
+
+
+def chart(rows: list[dict[str, Any]], info: dict[str, Any], path: str) -> None:
+    """Draw each workload's peers' median time relative to numpy's (log scale) as a PNG at ``path``.
+
+    One horizontal bar per peer and workload, labelled with its ratio; workloads run top to bottom
+    in table order. A peer with several statements in a workload (``mm1000``) is drawn with its
+    first one, the peer's main form. Rows without a ratio (memory rows, a workload without a numpy
+    baseline) are left out.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> rows = [{"workload": "add10", "peer": "numpy", "stmt": "np.add(a, b)", "median_ns": 259.0, "ratio": 1.0},
+    ...         {"workload": "add10", "peer": "flambeau", "stmt": "ft.add(a, b)", "median_ns": 567.0, "ratio": 2.19}]
+    >>> out = os.path.join(tempfile.mkdtemp(), "bench.png")
+    >>> chart(rows, {"cpu": "AMD EPYC", "cores": 2}, out)
+    >>> open(out, "rb").read(4) == b"\\x89PNG"
+    True
+    """
+    # Figure, not pyplot: no global backend or display is involved, savefig renders with Agg.
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ratios: dict[str, dict[str, float]] = {}  # workload -> peer -> ratio
+    numpy_ns: dict[str, float] = {}
+    for r in rows:
+        if "median_ns" in r and "ratio" in r and r["peer"] in CHART_PEERS:
+            ratios.setdefault(r["workload"], {}).setdefault(r["peer"], r["ratio"])
+            numpy_ns[r["workload"]] = r["median_ns"] / r["ratio"]  # every ratio is a median over numpy's
+    if not ratios:
+        raise ValueError(
+            f"chart: rows has nothing to draw: none of its {len(rows)} rows has a median and a ratio to numpy"
+        )
+    peers = [p for p in CHART_PEERS if any(p in by for by in ratios.values())]
+    bar = 0.8 / max(len(by) for by in ratios.values())
+    fig = Figure(figsize=(10, 1.5 + 0.24 * sum(len(by) + 1 for by in ratios.values())), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xscale("log")
+    for i, by in enumerate(ratios.values()):
+        present = [p for p in peers if p in by]  # centred on the workload's tick, no gaps
+        for j, peer in enumerate(present):
+            y = i + (j - (len(present) - 1) / 2) * bar
+            ratio = by[peer]
+            # Each bar runs from numpy's 1 to the peer's ratio: leftwards when the peer is faster,
+            # and its label sits outside the bar's far end either way.
+            ax.barh(y, ratio - 1.0, left=1.0, height=bar * 0.9, color=CHART_PEERS[peer])
+            right = ratio >= 1.0
+            ax.annotate(
+                f"{ratio:.2f}×",
+                (ratio, y),
+                xytext=(3 if right else -3, 0),
+                textcoords="offset points",
+                ha="left" if right else "right",
+                va="center",
+                fontsize=7,
+            )
+    every = [r for by in ratios.values() for r in by.values()]
+    lo, hi = min(0.5, min(every) / 1.6), max(every) * 1.8  # room for the labels at both ends
+    ax.set_xlim(lo, hi)
+    # Log-axis ticks at 1-2-5 steps, written as ratios (0.5×, 1×, 2×, ...), not powers of ten.
+    ticks = [m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    ax.axvline(1.0, color="black", linewidth=1.0)
+    ax.set_yticks(range(len(ratios)), [f"{n}\nnumpy {_fmt_time(numpy_ns[n])}" for n in ratios], fontsize=8)
+    ax.set_ylim(len(ratios) - 0.5, -0.5)  # the table's order, top to bottom
+    for i in range(1, len(ratios)):
+        ax.axhline(i - 0.5, color="grey", linewidth=0.5, alpha=0.5)
+    ax.tick_params(axis="x", top=True, labeltop=True)  # a tall chart: the scale at both ends
+    ax.set_xlabel("median time per call relative to numpy by hand (log scale; 1× = numpy, left of it = faster)")
+    ax.grid(axis="x", alpha=0.3)
+    versions = ", ".join(f"{k} {info[k]}" for k in ("numpy", "flambeau", "autograd", "torch") if k in info)
+    date = info.get("date", time.strftime("%Y-%m-%d"))  # the run's, when ``info`` is a JSON file's
+    title = f"benchmarks/run.py, {date}: {info.get('cpu', '?')}, {info.get('cores', '?')} cores"
+    ax.set_title(f"{title}\n{versions}", fontsize=10)
+    handles = [Patch(color=CHART_PEERS[p], label=p) for p in peers]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8)
+    fig.savefig(path, dpi=120)
+
+
 def heavy_repeat(repeat: int) -> int:
     return max(5, repeat // 2)
 
@@ -854,10 +1000,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer, shorter samples (a smoke run)")
     p.add_argument("--only", help="comma-separated workload names")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--chart", metavar="PATH", help="also draw the medians relative to numpy as a PNG (matplotlib)")
     p.add_argument("--repeat", type=int, help="samples per variant (default 21, quick 5)")
     p.add_argument("--sample-ms", type=float, help="length of one sample (default 20, quick 5)")
     p.add_argument("--memory", action="store_true", help="also report each gradient workload's peak memory")
     args = p.parse_args(argv)
+    if args.chart and importlib.util.find_spec("matplotlib") is None:  # fail now, not after the run
+        p.error(f"--chart {args.chart}: matplotlib is not installed (pip install matplotlib)")
     repeat = args.repeat or (5 if args.quick else 21)
     sample_ns = (args.sample_ms or (5.0 if args.quick else 20.0)) * 1e6
 
@@ -877,7 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
     peers, skipped = load_peers()
-    info = machine()
+    info = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **machine()}
     dists = (
         ("flambeau", "flambeau-tensor"),
         ("flambeau.autograd", "flambeau-autograd"),
@@ -911,9 +1060,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.only and PLANNED:
         print("\nnot yet available: " + ", ".join(PLANNED) + " (needs flambeau.nn)")
     if args.json:
+        _parent(args.json)
         with open(args.json, "w") as f:
             json.dump({"machine": info, "skipped": skipped, "results": rows}, f, indent=1)
+        print(f"\nwrote {args.json}")
+    if args.chart:
+        _parent(args.chart)
+        chart(rows, info, args.chart)
+        print(f"wrote {args.chart}")
     return 0
+
+
+def _parent(path: str) -> None:
+    """Create the folder an output file goes in (``nox -s bench`` writes into benchmarks/results/)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
 
 if __name__ == "__main__":
