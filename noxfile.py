@@ -183,16 +183,40 @@ def devices(session: nox.Session) -> None:
 
 @nox.session
 def doctests(session: nox.Session) -> None:
-    """Docstring examples of every installed flambeau package, the op-table example tests and README.md.
+    """Docstring examples of every installed flambeau package, the op-table example tests, README.md and docs/.
 
     The modules are collected from the installed dists (`--pyargs flambeau.tensor ...`), not from src/:
     with `consider_namespace_packages` pytest names them `flambeau.tensor.x` as the namespace requires.
+    Every hand-written page of docs/ runs as one doctest per page: its code is in ```pycon blocks, and a
+    Python block that would not run (```python, or a fence without a language) fails the session; shell
+    commands, configuration and templates are ```sh, ```toml and ```text. The pages generated from the code
+    (the op, nn, randomkit, special and coverage references) are left out: their examples are the
+    docstrings and op records run above.
     """
+    generated = {"ops.md", "nn.md", "randomkit.md", "special.md", "coverage.md"}  # top-level docs/ pages only
+    docs = ROOT / "docs"
+    pages = sorted(
+        p
+        for p in docs.rglob("*.md")
+        if "_build" not in p.relative_to(docs).parts and not (p.parent == docs and p.name in generated)
+    )
+    not_run: list[str] = []
+    for page in pages:
+        fence = None
+        for n, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith("```") and fence is None:
+                fence = line[3:].strip()
+                if fence in ("", "python", "py", "python3"):
+                    not_run.append(f"docs/{page.relative_to(docs)}:{n}")
+            elif line.strip() == "```":
+                fence = None
+    if not_run:
+        session.error("code blocks that no doctest runs (make them ```pycon doctests): " + ", ".join(not_run))
     _install_local(session, FIRST_PARTY, *TEST_TOOLS, test=True)
     packages = [name for src in SRC_DIRS for name in _packages_of(src)]
     example_tests = sorted(str(p) for d in FIRST_PARTY for p in d.glob("tests/test_op_examples.py"))
-    session.run(*PYTEST, "--doctest-modules", "--doctest-glob=README.md", "--pyargs", *packages,
-                *example_tests, str(ROOT / "README.md"), *session.posargs)  # fmt: skip
+    session.run(*PYTEST, "--doctest-modules", "--doctest-glob=README.md", "--doctest-glob=*.md", "--pyargs",
+                *packages, *example_tests, str(ROOT / "README.md"), *map(str, pages), *session.posargs)  # fmt: skip
 
 
 LINTED = ["packages", "backends", "integration-tests", "examples", "benchmarks", "docs", "tools", "noxfile.py"]
@@ -230,14 +254,22 @@ def examples(session: nox.Session) -> None:
     scripts = sorted((ROOT / "examples").glob("*.py"))
     if not scripts:
         session.error("no examples/*.py to run")
-    _install_local(session, FIRST_PARTY)
+    _install_local(session, FIRST_PARTY, *DEMO_TOOLS)  # demo.py trains on scikit-learn's digits, with tqdm
     _run_scripts(session, scripts)
+
+
+DEMO_TOOLS = ["scikit-learn", "tqdm"]  # examples/demo.py only: the bundled 8x8 digits and the progress bar
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run examples/demo.py: a tour of the talk's tensor slides."""
-    _install_local(session, FIRST_PARTY)
+    """Run examples/demo.py: train the talk's MLP and convnet on scikit-learn's 8x8 digits (~10 s).
+
+    Prints per-epoch loss and accuracy, writes loss.png and confusion_*.png into the session's tmp dir
+    (.nox/demo/tmp) and checks 95% test accuracy. Arguments after `--` go to the script:
+    `nox -s demo -- --mnist PATH` trains on MNIST's idx files instead, `-- --quick` runs 2 epochs.
+    """
+    _install_local(session, FIRST_PARTY, *DEMO_TOOLS)
     _run_scripts(session, [ROOT / "examples" / "demo.py"])
 
 
@@ -278,11 +310,21 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Side-by-side timings: flambeau vs hand-written numpy, HIPS autograd and PyTorch (not a test)."""
+    """Side-by-side timings: flambeau vs hand-written numpy, HIPS autograd and PyTorch (not a test).
+
+    Prints the table and writes it to benchmarks/results/latest.json and, as a chart, latest.png
+    (the committed record benchmarks/README.md shows); a `--json PATH` or `--chart PATH` after `--`
+    writes there instead.
+    """
     if not (ROOT / "benchmarks" / "run.py").exists():
         session.error("benchmarks/run.py is missing")
-    _install_local(session, FIRST_PARTY, "torch==2.13.0", "autograd")
-    session.run("python", str(ROOT / "benchmarks" / "run.py"), *session.posargs)
+    _install_local(session, FIRST_PARTY, "torch==2.13.0", "autograd", "matplotlib")
+    results = ROOT / "benchmarks" / "results"
+    args = list(session.posargs)
+    for option, default in (("--json", results / "latest.json"), ("--chart", results / "latest.png")):
+        if not any(a == option or a.startswith(option + "=") for a in args):
+            args += [option, str(default)]
+    session.run("python", str(ROOT / "benchmarks" / "run.py"), *args)
 
 
 @nox.session

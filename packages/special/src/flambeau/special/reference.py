@@ -39,10 +39,10 @@ the functions, this page and the tests. {count} functions.
   `stdtr(k, t)`; `gdtr(rate, shape, x)`; `fdtri` inverts the upper tail `fdtrc` (scipy's
   `fdtri` inverts `fdtr`); `spence` is scipy's dilogarithm convention. Integer parameters
   (`powi`'s n, `ldexp`'s e, `jn`/`yn`/`kn`'s n, `expn`'s n, `smirnov`'s n) are truncated.
-- **Not provided**: cephes's polynomial and series helpers (`polevl`, `p1evl`, `chbevl`, `pol*`,
-  `revers`, `euclid`, `simpsn`): use numpy's `polyval` and `numpy.polynomial`; and `drand`
-  (use flambeau.random). Complex functions work on Python numbers only (flambeau has no complex
-  tensors).
+- **Polynomial helpers**: cephes's polynomial and series helpers (`polevl`, `p1evl`, `chbevl`,
+  the `pol*` family, `revers`, `euclid`, `simpsn`) and its `drand`/`sdrand` are in
+  `flambeau.special.polynomial`. Complex functions work on Python numbers only (flambeau has no
+  complex tensors).
 """
 
 
