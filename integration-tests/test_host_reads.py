@@ -143,20 +143,13 @@ GRAD_MUST_READ = {"masked_select": "its gradient scatters into the mask's positi
 @pytest.mark.parametrize(("name", "case"), _grad_cases())
 def test_gradients_read_no_device_value_into_python(name: str, case: Any) -> None:
     """The backward pass of every rule stays on the device: the same reads as the forward, no more."""
+    from gradcase import default_wrt
+
     from flambeau.autograd import grad
 
     op = OPS[name]
     args = [_boxed(a) for a in case.args]
-    names = [p.name for p in op.params]
-    wrt = (
-        list(case.wrt)
-        if case.wrt is not None
-        else [
-            i
-            for i, n in enumerate(names[: len(args)])
-            if n in op.differentiable and isinstance(args[i], ft.Tensor) and args[i].dtype.kind == "f"
-        ]
-    )
+    wrt = default_wrt(op, args, case)
     if not wrt:
         pytest.skip("differentiates a list argument (checked by the autograd suite)")
     fn = getattr(ft, name)

@@ -47,3 +47,17 @@ def spd(n: int) -> np.ndarray:
     """A well-conditioned symmetric positive definite matrix."""
     a = R.uniform(-1, 1, (n, n))
     return a @ a.T + n * np.eye(n)
+
+
+def default_wrt(op: Any, args: list[Any], case: GradCase) -> list[int]:
+    """The positions a case differentiates: its ``wrt``, else the op's differentiable float tensors."""
+    import flambeau.tensor as ft
+
+    if case.wrt is not None:
+        return list(case.wrt)
+    names = [p.name for p in op.params]
+    return [
+        i
+        for i, n in enumerate(names[: len(args)])
+        if n in op.differentiable and isinstance(args[i], ft.Tensor) and args[i].dtype.kind == "f"
+    ]

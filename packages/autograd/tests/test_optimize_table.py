@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gradcase import default_wrt
 from same import assert_same
 from test_rules import CASES, _function, _tensor
 
@@ -59,16 +60,7 @@ def _params() -> list[Any]:
 def test_optimized_gradient_equals_plain(name: str, case: Any) -> None:
     op = OPS[name]
     args = [_tensor(a) for a in case.args]
-    names = [p.name for p in op.params]
-    wrt = (
-        list(case.wrt)
-        if case.wrt is not None
-        else [
-            i
-            for i, n in enumerate(names[: len(args)])
-            if n in op.differentiable and isinstance(args[i], ft.Tensor) and args[i].dtype.kind == "f"
-        ]
-    )
+    wrt = default_wrt(op, args, case)
     if not wrt:
         wrt = [i for i, a in enumerate(args) if isinstance(a, list)]
     fn = _function(op, case)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from gradcase import GradCase
+from gradcase import GradCase, default_wrt
 
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, gradients_info
@@ -93,15 +93,7 @@ def _function(op: Op, case: GradCase) -> Any:
 def test_gradient_matches_finite_differences(name: str, case: GradCase) -> None:
     op = OPS[name]
     args = [_tensor(a) for a in case.args]
-    names = [p.name for p in op.params]
-    if case.wrt is not None:
-        wrt = list(case.wrt)
-    else:
-        wrt = [
-            i
-            for i, n in enumerate(names[: len(args)])
-            if n in op.differentiable and (isinstance(args[i], ft.Tensor) and args[i].dtype.kind == "f")
-        ]
+    wrt = default_wrt(op, args, case)
     fn = _function(op, case)
     seqs = [i for i in wrt if isinstance(args[i], list)]
     if seqs:  # a list argument (cat, stack): differentiate its tensors one by one, as separate arguments

@@ -213,20 +213,21 @@ _devices: dict[Any, Device] = {}
 _local = threading.local()
 
 
-def _stack() -> list[Device]:
+def _per_thread(name: str) -> list[Any]:
+    """A list of this thread's own (the device stack and the backend contexts entered with it)."""
     try:
-        return _local.stack
+        return getattr(_local, name)
     except AttributeError:
-        _local.stack = []
-        return _local.stack
+        setattr(_local, name, [])
+        return getattr(_local, name)
+
+
+def _stack() -> list[Device]:
+    return _per_thread("stack")
 
 
 def _contexts() -> list[Any]:
-    try:
-        return _local.contexts
-    except AttributeError:
-        _local.contexts = []
-        return _local.contexts
+    return _per_thread("contexts")
 
 
 def device(spec: Any = None) -> Device:
