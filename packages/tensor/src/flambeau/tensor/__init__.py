@@ -60,6 +60,7 @@ from .serialization import (
     serialize,
     unregister_type,
 )
+from .t7 import T7Function, T7Object, load_t7, register_t7_class, save_t7
 from .tensor import Size, Storage, StorageType, Tensor
 
 __version__ = "0.1.0"
