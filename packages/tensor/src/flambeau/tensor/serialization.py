@@ -578,12 +578,20 @@ def save(path: str | os.PathLike[str] | IO[bytes], obj: Any) -> None:
         return
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentError(f"save: expected a path or a binary file object, got {type(path).__name__}")
+    write_atomically(path, lambda f: _write_zip(f, manifest, buffers))
+
+
+def write_atomically(path: str | os.PathLike[str], write: Any) -> None:
+    """Call ``write(file)`` on a new file beside ``path``, then put it in place of ``path`` at once.
+
+    An error, a crash or a full disk leaves an earlier file at ``path`` as it was.
+    """
     target = os.fspath(path)
     directory, base = os.path.split(os.path.abspath(target))
     tmp, fd = _create_temp(directory, base)
     try:
         with os.fdopen(fd, "wb") as f:
-            _write_zip(f, manifest, buffers)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -1021,6 +1021,7 @@ def save_t7(
     data = w.out.getvalue()
     if hasattr(path, "write"):
         path.write(data)
-    else:
-        with open(os.fspath(path), "wb") as fh:
-            fh.write(data)
+    else:  # an earlier file at path stays intact if writing fails
+        from .serialization import write_atomically
+
+        write_atomically(path, lambda f: f.write(data))
