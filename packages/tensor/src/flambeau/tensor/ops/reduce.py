@@ -103,6 +103,8 @@ def _any(xp: Any, input: Any, dim: Any = None, keepdim: bool = False) -> Any:
 def _logsumexp(xp: Any, input: Any, dim: Any = None, keepdim: bool = False) -> Any:
     if input.ndim == 0:  # one number is its own logsumexp
         return input.copy()
+    if input.size == 0:  # the log of an empty sum: -inf, as the sum of an empty tensor is 0
+        return xp.full(input.sum(axis=dim, keepdims=keepdim).shape, -xp.inf, dtype=input.dtype)
     m = input.max(axis=dim, keepdims=True)  # methods, and in place on our own temporaries: small inputs
     m[~xp.isfinite(m)] = 0  # are common (a batch of one), where each call's overhead shows
     r = xp.exp(input - m).sum(axis=dim, keepdims=True)
