@@ -185,7 +185,7 @@ class Optimized:
                 return self._give_up(
                     k, f"more than {MAX_PATHS} paths: branches on tensor values change from call to call", args, kwargs
                 )
-        return self._record(k, args, kwargs, leaves)
+        return self._record(k, args, kwargs, leaves, 0 if entry is None else len(entry))
 
     def _give_up(self, k: tuple[Any, ...], reason: str, args: Any, kwargs: Any, result: Any = None) -> Any:
         self.programs[k] = _Fallback(reason)
@@ -196,8 +196,17 @@ class Optimized:
         )
         return self.fn(*args, **kwargs) if result is None else result[0]
 
-    def _record(self, k: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any]) -> Any:
+    def _record(
+        self, k: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[Any], seen: int = 0
+    ) -> Any:
+        """Record a new program for signature ``k``, whose ``seen`` programs did not fit these arguments."""
         with _RECORDING:  # recordings patch process-wide hooks: one at a time
+            entry = self.programs.get(k)
+            if entry is not None and (isinstance(entry, _Fallback) or len(entry) > seen):
+                # Another thread recorded this signature (or gave it up) while this one waited for the
+                # lock: try that first, rather than record the same path again (threads racing on a
+                # fresh function would otherwise each record it, and fill MAX_PATHS with copies).
+                return self(*args, **kwargs)
             return self._record_locked(k, args, kwargs, leaves)
 
     def _record_locked(

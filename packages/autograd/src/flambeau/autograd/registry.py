@@ -197,7 +197,8 @@ def gradients_info(target: Any = None) -> list[GradientInfo]:
 # Loading plugins.
 
 _lock = threading.RLock()
-_loaded = False
+_loaded = False  # set once every rule is registered: other threads wait on _lock until then
+_loading = False  # the loading thread is inside load_gradients (a plugin's register() calls back)
 
 
 def _dist_of(name: str) -> str:
@@ -217,25 +218,31 @@ def _registrar(source: str) -> Callable[..., Any]:
 
 def load_gradients() -> None:
     """Register the built-in rules, then every ``flambeau.gradients`` plugin (once)."""
-    global _loaded
+    global _loaded, _loading
     if _loaded:
         return
     with _lock:
-        if _loaded:
+        if _loaded or _loading:  # _loading: a call back from a plugin's register(), in the loading thread
             return
-        _loaded = True  # before the hooks run: a plugin's register() calls back into defvjp
-        from . import rules
+        # _loaded is set only once every rule is in: a thread that sees it True finds the rules
+        # (setting it first let a second thread's first grad run with no rules: MissingGradientError).
+        _loading = True
+        try:
+            from . import rules
 
-        pm = plugin_manager
-        if pm.get_plugin("flambeau-autograd") is None:
-            pm.register(rules, name="flambeau-autograd")
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        dists = {id(p): f"{d.project_name} {d.version}" for p, d in pm.list_plugin_distinfo()}
-        impls = pm.hook.flambeau_register_gradients.get_hookimpls()
-        impls.sort(key=lambda impl: impl.plugin is not rules)  # built-ins first, plugins may override
-        for impl in impls:
-            source = _dist_of("flambeau-autograd") if impl.plugin is rules else dists.get(id(impl.plugin), "")
-            impl.function(register=_registrar(source or f"plugin {impl.plugin_name}"))
+            pm = plugin_manager
+            if pm.get_plugin("flambeau-autograd") is None:
+                pm.register(rules, name="flambeau-autograd")
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            dists = {id(p): f"{d.project_name} {d.version}" for p, d in pm.list_plugin_distinfo()}
+            impls = pm.hook.flambeau_register_gradients.get_hookimpls()
+            impls.sort(key=lambda impl: impl.plugin is not rules)  # built-ins first, plugins may override
+            for impl in impls:
+                source = _dist_of("flambeau-autograd") if impl.plugin is rules else dists.get(id(impl.plugin), "")
+                impl.function(register=_registrar(source or f"plugin {impl.plugin_name}"))
+        finally:
+            _loaded = True  # tried once, as before: a failing plugin is not retried on every call
+            _loading = False
 
 
 def register_gradients(plugin: Any, name: str | None = None) -> None:

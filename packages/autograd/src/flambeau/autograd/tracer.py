@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,9 @@ from .registry import RULES, load_gradients
 _new = object.__new__
 _trace_ids = itertools.count(1)
 active_traces: list[Trace] = []
+# Guards active_traces with optable.write_watchers: grad calls in several threads enter and leave
+# traces at the same time, and _check_write must be watching exactly while some trace is active.
+_traces_lock = threading.Lock()
 # [monitor hook] The object anomaly detection and profiling install (monitor.Monitor), None when both
 # are off: handle() and Primitive.__call__ check it once per traced op, backward() once per node.
 monitor: Any = None
@@ -61,16 +65,18 @@ class Trace:
         self.views: dict[int, tuple[Any, list[Any]]] = {}  # id(base box) -> (ref(base), [ref(view), ...])
 
     def __enter__(self) -> Trace:
-        if not active_traces:
-            optable.write_watchers.append(_check_write)
-        active_traces.append(self)
+        with _traces_lock:
+            if not active_traces:
+                optable.write_watchers.append(_check_write)
+            active_traces.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.active = False
-        active_traces.remove(self)
-        if not active_traces:
-            optable.write_watchers.remove(_check_write)
+        with _traces_lock:
+            active_traces.remove(self)
+            if not active_traces:
+                optable.write_watchers.remove(_check_write)
         for t in self.promoted:  # back to plain tensors (or to boxes of the outer trace)
             while t.__class__ is Box and t._g.tid >= self.id:
                 v = t._g.value
@@ -561,7 +567,7 @@ def _set(target: Any, new: Any) -> None:
 
 
 def _rederive(base: Any) -> None:
-    for trace in active_traces:
+    for trace in tuple(active_traces):
         entry = trace.views.get(id(base))
         if entry is None or entry[0]() is not base:
             continue
@@ -581,11 +587,12 @@ def _check_write(target: Any, what: str) -> None:
     """Refuse an in-place write into a plain tensor's memory that a recorded op still needs."""
     a = target._a
     xp = target._d.xp
-    for trace in active_traces:
+    for trace in tuple(active_traces):  # a copy: other threads' grad calls come and go meanwhile
         for node in trace.tape:
-            if node.args is None:
+            args = node.args  # read once: a finished trace's sweep may clear it meanwhile
+            if args is None:
                 continue
-            for i, v in enumerate(node.args):
+            for i, v in enumerate(args):
                 if isinstance(v, Tensor) and v._d is target._d and xp.may_share_memory(v._a, a):
                     name = getattr(node.key, "name", "an op")
                     raise TracedValueError(

@@ -83,7 +83,7 @@ def trusted_values() -> Iterator[None]:
 
 
 def notify_write(target: Any, what: str) -> None:
-    for w in write_watchers:
+    for w in tuple(write_watchers):  # a copy: another thread may add or remove a watcher meanwhile
         w(target, what)
 
 
