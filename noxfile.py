@@ -327,6 +327,27 @@ def bench(session: nox.Session) -> None:
     session.run("python", str(ROOT / "benchmarks" / "run.py"), *args)
 
 
+# The property and fuzz tests: a short deterministic sample runs in CI; `nox -s fuzz` runs them long.
+FUZZ_TESTS = [
+    "packages/tensor/tests/test_hostile_files.py",  # ft.load / ft.load_t7 on damaged files
+    "packages/tensor/tests/test_properties.py",  # every op of the table: shapes, dtypes, layouts, forms
+    "packages/autograd/tests/test_grad_properties.py",  # every gradient rule at random points
+]
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The long property and fuzz runs (run only when named; CI runs a short sample of each).
+
+    FLAMBEAU_FUZZ=long for: the hostile-file loads of ft.load and ft.load_t7 (every truncation, flipped bit
+    and field rewrite of their corpus), the op-table properties and the gradient properties (hundreds of
+    examples per op). FLAMBEAU_FUZZ_SEED picks another sample of the larger files. About 15 min on 2 cores.
+    """
+    _install_local(session, FIRST_PARTY, *TEST_TOOLS, test=True)
+    env = {"FLAMBEAU_FUZZ": "long", "FLAMBEAU_FUZZ_SEED": os.environ.get("FLAMBEAU_FUZZ_SEED", "14")}
+    session.run(*PYTEST, *(str(ROOT / t) for t in FUZZ_TESTS), *session.posargs, env=env)
+
+
 @nox.session
 def gpu(session: nox.Session) -> None:
     """Every package's device suites on cuda plus the `gpu`-marked tests; for a machine with CUDA and cupy.

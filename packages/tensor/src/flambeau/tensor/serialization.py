@@ -92,7 +92,10 @@ Errors
 ------
 A file that is not a zip, is truncated, lacks ``manifest.json`` or a buffer, has a buffer of the
 wrong length, bad JSON, an unknown node type, dtype or class, or a format version this flambeau does
-not read raises :class:`SerializationError` (a ``ValueError``) saying which. Data saved on a device
+not read raises :class:`SerializationError` (a ``ValueError``) saying which. So does a hostile one,
+before anything is allocated: a member encrypted or compressed otherwise than stored or deflated,
+sizes claiming more than the file holds (or a deflated manifest expanding over 200 times past its
+first MiB), two buffer records naming one member, or nesting deeper than Python's recursion limit. Data saved on a device
 that is not available here (a model saved on a GPU, opened on a machine without one) is loaded on
 the cpu with a ``RuntimeWarning``; ``map_location`` chooses the device instead, and one it names
 that is unavailable raises :class:`DeviceUnavailableError`.
@@ -106,10 +109,13 @@ import collections
 import io
 import json
 import os
+import reprlib
 import secrets
+import struct
 import sys
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -144,6 +150,25 @@ _BUFFER_DTYPES = {str(dt): dt for dt in _dt.NAMES.values()}
 _SCALAR_KINDS = "biufc"
 _INT_JSON = 2**53
 _COPY_CHUNK = 1 << 24
+# What reading a damaged zip can raise (beyond BadZipFile): a bad deflate stream (zlib.error), an
+# unsupported method or flag (NotImplementedError), an encrypted member (RuntimeError), short reads.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
+_DEFLATE_MAX_RATIO = 1032  # deflate cannot expand a stream more than this (RFC 1951's longest match per bit)
+# A deflated manifest may expand at most this much past its first MiB: JSON text compresses ~10x, and
+# its objects take ~25x their text in memory, so a few-KB file claiming more is a bomb, not a manifest.
+_MANIFEST_MAX_RATIO = 200
+_MANIFEST_FREE = 1 << 20
 
 
 # -- the type registry -------------------------------------------------------------------------------
@@ -635,9 +660,12 @@ def _fsync_dir(directory: str) -> None:
 
 
 class _Decoder:
-    def __init__(self, op: str, zf: zipfile.ZipFile, manifest: dict[str, Any], map_location: Any) -> None:
+    def __init__(
+        self, op: str, zf: zipfile.ZipFile, manifest: dict[str, Any], map_location: Any, archive_size: int
+    ) -> None:
         self.op = op
         self.zf = zf
+        self.archive_size = archive_size
         self.objs: dict[int, Any] = {}
         self.map_location = _check_map_location(op, map_location)
         self.devices: dict[str, Device] = {}
@@ -646,6 +674,7 @@ class _Decoder:
             raise self.corrupt("the manifest's 'buffers' is not a list")
         self.records = records
         self.buffers: dict[int, Storage] = {}
+        self.files: dict[str, int] = {}  # member name -> the buffer record naming it
 
     def corrupt(self, msg: str, path: Any = ...) -> SerializationError:
         where = "" if path is ... else f" at {_fmt(path)}"
@@ -696,14 +725,21 @@ class _Decoder:
             raise self.corrupt(f"buffer record {b} is not an object")
         name, dtype, numel, dev = (rec.get(k) for k in ("file", "dtype", "numel", "device"))
         if not isinstance(name, str) or type(numel) is not int or numel < 0 or not isinstance(dev, str):
-            raise self.corrupt(f"buffer record {b} is malformed: {rec!r}")
+            raise self.corrupt(f"buffer record {b} is malformed: {_brief(rec)}")
         dt = _BUFFER_DTYPES.get(dtype) if isinstance(dtype, str) else None
         if dt is None:
-            raise self.corrupt(f"buffer {name!r} has unknown dtype {dtype!r} (known: {', '.join(_BUFFER_DTYPES)})")
+            raise self.corrupt(
+                f"buffer {name!r} has unknown dtype {_brief(dtype)} (known: {', '.join(_BUFFER_DTYPES)})"
+            )
+        if self.files.setdefault(name, b) != b:  # each record has a member of its own: no reading one 10**5 times
+            raise self.corrupt(f"buffer records {self.files[name]} and {b} both name {_brief(name)}")
         try:
             info = self.zf.getinfo(name)
         except KeyError:
-            raise self.corrupt(f"missing buffer {name!r}") from None
+            raise self.corrupt(f"missing buffer {_brief(name)}") from None
+        problem = _member_problem(info, self.archive_size)
+        if problem is not None:
+            raise self.corrupt(f"buffer {name!r} {problem}")
         expected = numel * dt.itemsize
         if info.file_size != expected:
             raise self.corrupt(
@@ -720,8 +756,8 @@ class _Decoder:
                         break
                     got += n
                 extra = f.read(1)  # reaching the end checks the CRC
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            raise self.corrupt(f"cannot read buffer {name!r}: {e}") from None
+        except _ZIP_ERRORS as e:
+            raise self.corrupt(f"cannot read buffer {name!r}: {_zip_error(e)}") from None
         if got != expected or extra:
             raise self.corrupt(f"buffer {name!r} has {'more' if extra else got} bytes, expected {expected}")
         if not host.dtype.isnative:
@@ -769,6 +805,34 @@ class _Decoder:
         return v
 
 
+def _member_problem(
+    info: zipfile.ZipInfo, archive_size: int, max_ratio: int = _DEFLATE_MAX_RATIO, floor: int = 1024
+) -> str | None:
+    """Why a member cannot be read safely (its header lies, or it is a bomb), or None; checked before reading.
+
+    A deflated member may hold at most ``max(compressed size * max_ratio, floor)`` bytes.
+    """
+    if info.flag_bits & 0x61:  # 0x01 encrypted, 0x20 patched data, 0x40 strong encryption
+        return f"has flags {info.flag_bits:#x} (encrypted or patched), which flambeau files never use"
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return f"uses compression method {info.compress_type} (flambeau files are stored or deflated)"
+    if info.header_offset < 0 or info.header_offset + info.compress_size > archive_size:
+        return f"claims {info.compress_size} bytes at offset {info.header_offset}, beyond the file's {archive_size}"
+    if info.compress_type == zipfile.ZIP_STORED:
+        most = info.compress_size
+    else:
+        most = max(info.compress_size * max_ratio, floor)
+    if info.file_size > most:
+        return f"claims {info.file_size} bytes, more than its {info.compress_size} stored bytes may hold"
+    return None
+
+
+def _zip_error(e: BaseException) -> str:
+    """zipfile's message, cut short: some quote a whole damaged header."""
+    s = str(e) or type(e).__name__
+    return s if len(s) <= 200 else s[:197] + "..."
+
+
 def _check_map_location(op: str, ml: Any) -> Any:
     ok = ml is None or isinstance(ml, (str, Device))
     if isinstance(ml, dict):
@@ -784,6 +848,15 @@ def _check_map_location(op: str, ml: Any) -> Any:
 def _short(node: Any) -> str:
     s = json.dumps(node)
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = _BRIEF.maxother = 80
+
+
+def _brief(v: Any) -> str:
+    """``repr(v)``, cut short (a hostile file's strings and containers may be huge or deep)."""
+    return _BRIEF.repr(v)
 
 
 def _float(v: Any) -> float:
@@ -870,16 +943,19 @@ def _dec_object(d: _Decoder, node: dict[str, Any], path: _Path) -> Any:
     name = node["class"]
     entry = _by_name.get(name) if isinstance(name, str) else None
     if entry is None:
-        known = ", ".join(sorted(_by_name)) or "none"
+        names = sorted(_by_name)
+        known = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "") or "none"
         raise SerializationError(
-            f"{d.op}: the file holds an object of unknown type {name!r} at {_fmt(path)}: no type is registered"
+            f"{d.op}: the file holds an object of unknown type {_brief(name)} at {_fmt(path)}: no type is registered"
             f" under that name here (import the package that registers it; registered: {known})"
         )
     state = d.decode(node["state"], (path, f"<{name}>"))
     try:
         obj = entry.from_state(state)
-    except (SerializationError, DeviceUnavailableError):
+    except SerializationError:
         raise
+    except DeviceUnavailableError as e:
+        raise DeviceUnavailableError(f"{d.op}: cannot rebuild the {name!r} object at {_fmt(path)}: {e}") from None
     except Exception as e:
         raise SerializationError(
             f"{d.op}: cannot rebuild the {name!r} object at {_fmt(path)}: from_state raised {type(e).__name__}: {e}"
@@ -929,39 +1005,46 @@ _DECODERS: dict[str, Callable[[_Decoder, dict[str, Any], _Path], Any]] = {
 def _read(op: str, f: IO[bytes], map_location: Any) -> Any:
     try:
         zf = zipfile.ZipFile(f)
-    except zipfile.BadZipFile as e:
-        raise SerializationError(f"{op}: not a flambeau file, or a truncated one: {e}") from None
-    except (EOFError, ValueError, OSError) as e:
-        raise SerializationError(f"{op}: not a flambeau file, or a truncated one: {e}") from None
+        archive_size = f.seek(0, os.SEEK_END)  # zipfile seeks before each read: members must lie within
+    except _ZIP_ERRORS as e:
+        raise SerializationError(f"{op}: not a flambeau file, or a truncated one: {_zip_error(e)}") from None
     with zf:
         try:
-            raw = zf.read(MANIFEST)
+            info = zf.getinfo(MANIFEST)
         except KeyError:
             raise SerializationError(f"{op}: not a flambeau file: the archive has no {MANIFEST}") from None
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            raise SerializationError(f"{op}: corrupt file: cannot read {MANIFEST}: {e}") from None
+        problem = _member_problem(info, archive_size, _MANIFEST_MAX_RATIO, _MANIFEST_FREE)
+        if problem is not None:
+            raise SerializationError(f"{op}: corrupt file: {MANIFEST} {problem}")
+        try:
+            raw = zf.read(info)
+        except _ZIP_ERRORS as e:
+            raise SerializationError(f"{op}: corrupt file: cannot read {MANIFEST}: {_zip_error(e)}") from None
         try:
             manifest = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             raise SerializationError(f"{op}: corrupt file: {MANIFEST} is not valid JSON: {e}") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             fmt = manifest.get("format") if isinstance(manifest, dict) else None
-            raise SerializationError(f"{op}: not a flambeau file ({MANIFEST} names format {fmt!r})")
+            raise SerializationError(f"{op}: not a flambeau file ({MANIFEST} names format {_brief(fmt)})")
         version, written_by = manifest.get("format_version"), manifest.get("flambeau_version", "?")
         if version != FORMAT_VERSION:
             if type(version) is int and version > FORMAT_VERSION:
                 from . import __version__
 
+                wb = written_by if isinstance(written_by, str) else _brief(written_by)
+                wb = wb if len(wb) <= 40 else wb[:37] + "..."
+
                 raise SerializationError(
-                    f"{op}: the file has format version {version} (written by flambeau {written_by}); flambeau"
+                    f"{op}: the file has format version {version} (written by flambeau {wb}); flambeau"
                     f" {__version__} reads format version {FORMAT_VERSION}: upgrade flambeau"
                 )
-            raise SerializationError(f"{op}: the file has unknown format version {version!r}")
+            raise SerializationError(f"{op}: the file has unknown format version {_brief(version)}")
         if manifest.get("byteorder", "little") != "little":
-            raise SerializationError(f"{op}: corrupt file: unknown byteorder {manifest.get('byteorder')!r}")
+            raise SerializationError(f"{op}: corrupt file: unknown byteorder {_brief(manifest.get('byteorder'))}")
         if "root" not in manifest:
             raise SerializationError(f"{op}: corrupt file: {MANIFEST} has no 'root'")
-        dec = _Decoder(op, zf, manifest, map_location)
+        dec = _Decoder(op, zf, manifest, map_location, archive_size)
         for b in range(len(dec.records)):  # every buffer is checked, and its device resolved
             dec.buffer(b, None)
         try:

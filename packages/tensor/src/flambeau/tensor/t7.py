@@ -66,6 +66,7 @@ format is tried and the error reported is the one from the reading that got furt
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import reprlib
@@ -417,11 +418,13 @@ class _Reader:
     def ascii_ints(self, k: int, expected: str) -> list[int]:
         start = self.pos
         toks = self.tokens(k, expected)
-        try:
-            return [int(t) for t in toks]
-        except ValueError:
-            bad = next(t for t in toks if not re.fullmatch(rb"[+-]?\d+", t))
-            raise self.fail(start, expected, f"found {bad[:20]!r}") from None
+        out = []
+        for t in toks:
+            # int() also takes '1_000' and ' 1', and refuses more than sys.get_int_max_str_digits() digits
+            if not re.fullmatch(rb"[+-]?\d{1,40}", t):
+                raise self.fail(start, expected, f"found {t[:20]!r}" + ("..." if len(t) > 20 else ""))
+            out.append(int(t))
+        return out
 
     # scalars
     def read_int(self, expected: str) -> int:
@@ -535,6 +538,8 @@ class _Reader:
                 vnum = float(m.group(1))
             except ValueError:
                 vnum = None
+            if vnum is not None and not math.isfinite(vnum):  # Lua's tonumber gives nil for nan; inf is no version
+                raise self.fail(start, "a class version ('V <n>')", f"found {version[:40]!r}")
         if vnum is None:
             raw_name, vnum = version, 0.0
         else:
@@ -593,6 +598,8 @@ class _Reader:
         index = self.read_int("a reference index")
         if index in self.memo:
             old = self.memo[index]
+            if not isinstance(old, (dict, list)):
+                raise self.fail(start, expected, f"found a reference to a {type(old).__name__} (index {index})")
             into.update(old if isinstance(old, dict) else dict(enumerate(old, 1)))
             return
         self.read_table(index, into=into, alias=alias)
@@ -631,7 +638,7 @@ class _Reader:
         at = self.pos
         sizes = self.read_longs(ndim, f"the {ndim} sizes of a {name}")
         if any(s < 0 for s in sizes):
-            raise self.fail(at, f"the sizes of a {name} (not negative)", f"found {sizes}")
+            raise self.fail(at, f"the sizes of a {name} (not negative)", f"found {reprlib.repr(sizes)}")
         strides = self.read_longs(ndim, f"the {ndim} strides of a {name}")
         offset = self.read_long(f"the storage offset of a {name} (1-based)") - 1
         at = self.pos
@@ -639,8 +646,13 @@ class _Reader:
         dtype = np.dtype(_KINDS[kind])
         if storage is None:
             if ndim and 0 not in sizes:
-                raise self.fail(at, f"the storage of a {name} of size {sizes}", "found nil")
-            return wrap(self.dev.xp.zeros(tuple(sizes) if ndim else (0,), dtype=dtype), self.dev)
+                raise self.fail(at, f"the storage of a {name} of size {reprlib.repr(sizes)}", "found nil")
+            try:  # an empty tensor: numpy still refuses more than 64 dimensions, or sizes whose product overflows
+                return wrap(self.dev.xp.zeros(tuple(sizes) if ndim else (0,), dtype=dtype), self.dev)
+            except ValueError as e:
+                raise self.fail(
+                    start, f"sizes of an empty {name} that an array can have", f"but {str(e)[:200]}"
+                ) from None
         if not isinstance(storage, Storage) or storage.dtype != dtype:
             found = storage.type() if isinstance(storage, Storage) else type(storage).__name__
             raise self.fail(at, f"a torch.{kind}Storage for a {name}", f"found {found}")
@@ -652,7 +664,9 @@ class _Reader:
             return wrap(view_of_storage(storage, offset, tuple(sizes), tuple(strides)), self.dev)
         except Exception as e:
             raise self.fail(
-                start, f"sizes, strides and offset of a {name} that fit its storage of {len(storage)}", f"but {e}"
+                start,
+                f"sizes, strides and offset of a {name} that fit its storage of {len(storage)}",
+                f"but {str(e)[:200]}",
             ) from None
 
 
