@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from same import assert_same
 from test_optimize_table import _weighted_sum
-from test_rules import CASES, _function, _tensor
+from test_rules import _function, _params, _tensor
 
 import flambeau.tensor as ft
 from flambeau.autograd import check_grads, grad
@@ -58,14 +58,6 @@ def _perturb(v: Any, rng: np.random.Generator, scale: float) -> Any:
     if isinstance(v, tuple):
         return tuple(_perturb(x, rng, scale) for x in v)
     return v
-
-
-def _params() -> list[Any]:
-    return [
-        pytest.param(name, case, id=f"{name}-{i}{'-' + case.label if case.label else ''}")
-        for name, cases in sorted(CASES.items())
-        for i, case in enumerate(cases)
-    ]
 
 
 def _check(name: str, case: GradCase, args: list[Any]) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from gradcase import default_wrt
 from same import assert_same
-from test_rules import CASES, _function, _tensor
+from test_rules import _function, _params, _tensor
 
 import flambeau.tensor as ft
 from flambeau.autograd import grad, optimize
@@ -46,14 +46,6 @@ def _perturbed(v: Any, rng: np.random.Generator) -> Any:
     if isinstance(v, list):
         return [_perturbed(x, rng) for x in v]
     return v
-
-
-def _params() -> list[Any]:
-    return [
-        pytest.param(name, case, id=f"{name}-{i}{'-' + case.label if case.label else ''}")
-        for name, cases in sorted(CASES.items())
-        for i, case in enumerate(cases)
-    ]
 
 
 @pytest.mark.parametrize(("name", "case"), _params())
