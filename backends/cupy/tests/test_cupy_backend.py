@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import builtins
+import re
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -207,3 +210,58 @@ def test_a_cuda_model_saved_loads_on_the_cpu_when_asked(tmp_path: object) -> Non
     np.testing.assert_array_equal(back.numpy(), t.cpu().numpy())
     on_gpu = ft.load(path)["w"]
     assert on_gpu.is_cuda
+
+
+def _fake_cupy(count: object) -> types.ModuleType:
+    """A module standing in for cupy: its runtime reports ``count`` devices, or raises it."""
+
+    def device_count() -> int:
+        if isinstance(count, Exception):
+            raise count
+        return int(count)  # type: ignore[call-overload]
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=device_count))  # type: ignore[attr-defined]
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("count", "reason"),
+    [
+        (
+            RuntimeError("cudaErrorInsufficientDriver"),
+            "no usable CUDA driver (RuntimeError: cudaErrorInsufficientDriver)",
+        ),
+        (0, "no CUDA GPU found"),
+    ],
+)
+def test_each_way_cuda_can_be_missing_has_its_reason(
+    monkeypatch: pytest.MonkeyPatch, count: object, reason: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(count))
+    b = CupyBackend()
+    assert not b.is_available() and b.unavailable_reason() == reason
+    with pytest.raises(RuntimeError, match="the cuda backend is unavailable: " + re.escape(reason)):
+        b.xp  # noqa: B018
+
+
+def test_a_cupy_that_fails_to_import_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cupy installed but broken (its CUDA libraries missing): the import error itself is the reason."""
+    real_import = builtins.__import__
+
+    def importing(name: str, *args: object, **kwargs: object) -> object:
+        if name == "cupy":
+            raise OSError("libcudart.so.12: cannot open shared object file")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    monkeypatch.setattr(builtins, "__import__", importing)
+    reason = CupyBackend().unavailable_reason()
+    assert reason == "cupy cannot be imported: OSError: libcudart.so.12: cannot open shared object file"
+
+
+def test_with_a_gpu_the_probe_succeeds_and_the_reason_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _fake_cupy(2)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    b = CupyBackend()
+    assert b.is_available() and b.unavailable_reason() == "" and b.xp is fake and b.device_count() == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from support import CPU2, run_python
@@ -173,3 +174,29 @@ def test_a_plugin_name_used_twice_is_a_registration_error() -> None:
     ft.register_backend(Quiet(), name="quiet-twice")
     with pytest.raises(ft.RegistrationError, match="plugin 'quiet-twice' cannot be registered"):
         ft.register_backend(Quiet(), name="quiet-twice")
+
+
+def test_a_device_context_enters_its_backends_activate_for_that_index() -> None:
+    """``with ft.device("cuda:1")`` makes GPU 1 the backend's current device: activate(index) is entered."""
+    import contextlib
+
+    from flambeau.backends.numpy import NumpyBackend
+    from flambeau.tensor.registry import Device
+
+    log: list[str] = []
+
+    class Multi(NumpyBackend):
+        @contextlib.contextmanager
+        def activate(self, index: int | None) -> Iterator[None]:
+            log.append(f"enter {index}")
+            yield
+            log.append(f"exit {index}")
+
+    outer, inner = Device("multi", 0, Multi()), Device("multi", 1, Multi())
+    with outer:
+        with inner:
+            assert ft.device() is inner and log == ["enter 0", "enter 1"]
+        assert ft.device() is outer and log == ["enter 0", "enter 1", "exit 1"]
+    assert log[-1] == "exit 0" and ft.device() == "cpu"
+    with ft.device("cpu"):  # a cpu device has no index: nothing to activate
+        assert log == ["enter 0", "enter 1", "exit 1", "exit 0"]

@@ -79,13 +79,22 @@ def _data_ptr(a: Any) -> int:
     return int(iface["data"][0])
 
 
-def _root_flat(a: Any) -> Any:
-    """A 1-D array over the whole allocation that ``a`` views (its Torch7 storage)."""
+def _chain_root(a: Any) -> Any:
+    """The last array of ``a``'s own type along its ``.base`` chain (``a`` itself when there is none)."""
     root, base = a, getattr(a, "base", None)
     while base is not None:  # as_strided leaves a non-array holder in the chain: walk through it
         if type(base) is type(a):  # not a plain ndarray under a backend's array subclass
             root = base
         base = getattr(base, "base", None)
+    return root
+
+
+def _root_flat(a: Any) -> Any:
+    """A 1-D array over the whole allocation that ``a`` views (its Torch7 storage)."""
+    return _flat_of(_chain_root(a), a)
+
+
+def _flat_of(root: Any, a: Any) -> Any:
     if root.dtype != a.dtype or root.itemsize != a.itemsize:
         root = root.view(a.dtype) if root.flags.c_contiguous else a
     if root.flags.c_contiguous:
@@ -101,14 +110,10 @@ def chained_flat(a: Any) -> Any:
     A view whose base chain ends at a non-contiguous array (a view cupy made without a base) has
     no storage to find: :func:`_root_flat` would return a copy.
     """
-    root, base = a, getattr(a, "base", None)
-    while base is not None:
-        if type(base) is type(a):
-            root = base
-        base = getattr(base, "base", None)
+    root = _chain_root(a)
     if root.dtype != a.dtype or not (root.flags.c_contiguous or root.flags.f_contiguous):
         return None
-    return _root_flat(a)
+    return _flat_of(root, a)
 
 
 def strided_view(xp: Any, flat: Any, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
