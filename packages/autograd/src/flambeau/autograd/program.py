@@ -20,20 +20,34 @@ import numpy as np
 from flambeau.tensor import Tensor
 from flambeau.tensor.registry import Device
 
+from . import fusion
 from .capture import Capture, Ins, RetraceSignal, Sym, _FloatOut, _new
 
 # Results smaller than this many elements are not given buffers: numpy allocates small arrays
 # from a cache faster than a call passes ``out=``; large ones cost page faults every time.
 BUFFER_MIN = 1 << 12
+# Device types whose programs run chains of element-wise ops as fused kernels (see ``fusion``);
+# add "cpu" to run the kernels' numpy evaluators instead (what the CPU tests of fusion do).
+FUSE_ON: set[str] = {"cuda"}
 
 
 class Program:
     """A compiled recording: ``run(leaves)`` returns the function's result for new tensor values."""
 
-    def __init__(self, cap: Capture, result: Any, source_name: str, stable_buffers: bool = False):
+    def __init__(
+        self,
+        cap: Capture,
+        result: Any,
+        source_name: str,
+        stable_buffers: bool = False,
+        fuse: bool | None = None,
+    ):
         self.ns: dict[str, Any] = {"_Retrace": RetraceSignal, "_same": _same, "_w": _wrap, "_clone": Tensor.clone}
         self.buffers: list[Any] = []  # arrays the program writes into on every call (out=)
-        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers)
+        # The fused kernels the program calls (``fuse``: True or False forces fusion on or off;
+        # None fuses on the device types in FUSE_ON); each has ``source`` and ``operation``.
+        self.kernels: list[fusion.Kernel] = []
+        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers, fuse, self.kernels)
         self.lock = threading.Lock()  # buffers make a program non-reentrant: one thread at a time
         exec(compile(self.source, f"<flambeau program {source_name}>", "exec"), self.ns)
         self.run: Callable[[list[Any]], Any] = self.ns["run"]
@@ -203,7 +217,15 @@ def _const_name(v: Any, ns: dict[str, Any], k: int) -> str:
     return base
 
 
-def _compile(cap: Capture, result: Any, ns: dict[str, Any], buffers: list[Any], stable: bool) -> str:
+def _compile(
+    cap: Capture,
+    result: Any,
+    ns: dict[str, Any],
+    buffers: list[Any],
+    stable: bool,
+    fuse: bool | None = None,
+    kernels: list[Any] | None = None,
+) -> str:
     consts: dict[int, str] = {}
 
     def const(v: Any) -> str:
@@ -261,6 +283,10 @@ def _compile(cap: Capture, result: Any, ns: dict[str, Any], buffers: list[Any], 
             keep.append(ins)
             live.update(ins.uses())
     keep.reverse()
+    if fuse is not False:
+        keep, found = fusion.fuse(cap, keep, needed, None if fuse else FUSE_ON)
+        if kernels is not None:
+            kernels.extend(found)
 
     # Last use of each variable, to free it right after.
     last: dict[int, int] = {}
