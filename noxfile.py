@@ -254,7 +254,8 @@ def examples(session: nox.Session) -> None:
     scripts = sorted((ROOT / "examples").glob("*.py"))
     if not scripts:
         session.error("no examples/*.py to run")
-    _install_local(session, FIRST_PARTY, *DEMO_TOOLS)  # demo.py trains on scikit-learn's digits, with tqdm
+    # demo.py trains on scikit-learn's digits, with tqdm; distributed_training.py needs an MPI library
+    _install_local(session, FIRST_PARTY, *DEMO_TOOLS, "mpich")
     _run_scripts(session, scripts)
 
 

@@ -35,9 +35,11 @@ try:
         sgd.all_reduce_gradients(grads)
         np.testing.assert_allclose(grads["b1"].numpy(), common.init()["b1"])
 except (distlearn.RankLostError, distlearn.TreeMismatchError) as e:
-    print(
-        f"rank {r} stopped after {time.monotonic() - start:.1f} s at step {step}: {type(e).__name__}: {e}", flush=True
+    # one write per line: the ranks share the pipe, and print() writes the newline apart
+    sys.stdout.write(
+        f"rank {r} stopped after {time.monotonic() - start:.1f} s at step {step}: {type(e).__name__}: {e}\n"
     )
+    sys.stdout.flush()
     raise
 print(f"rank {r} finished", flush=True)
 sys.exit(0)

@@ -75,6 +75,15 @@ def _abort_if_broken() -> None:
         os._exit(1)  # pragma: no cover - Abort does not return
 
 
+def _numbers_dtype(tree: Any) -> np.dtype:
+    """The dtype numbers are averaged in: the first float tensor's (the loss joins the gradients'
+    buffer: one all-reduce per step), float64 when there is none."""
+    for _, leaf in _tree.leaves(tree):
+        if isinstance(leaf, Tensor) and np.dtype(leaf.dtype).kind == "f":
+            return np.dtype(leaf.dtype)
+    return np.dtype(np.float64)
+
+
 def _watchdog(watch: Any, rank: int) -> None:
     """Until the process ends: when the other ranks declare this one lost, say so and end it."""
     mpi = _mpi()
@@ -198,11 +207,15 @@ class Comm:
                         f" complete within {self.timeout:g} s: a rank died inside it; the job cannot go on"
                     )
                 self._fail(msg, lost, tell=True)
-            # Spin briefly (a collective among live ranks usually completes within microseconds),
-            # then back off so that waiting ranks leave the cores to the ones still computing.
-            if pause:
+            # MPI moves a non-blocking collective forward only while its ranks call into MPI: once
+            # every rank has arrived, poll without pause (a sleeping rank would hold up the transfer
+            # on all of them). Before that, back off, leaving the cores to the ranks still computing.
+            self._drain()
+            if all(self._seen[p] >= self.seq for p in self._peers):
+                pause = 0.0
+            else:
                 time.sleep(pause)
-            pause = min(max(pause * 2, 2e-5), 2e-3)
+                pause = min(max(pause * 2, 2e-5), 2e-3)
         self._drain()
 
     def _fail(self, msg: str, lost: list[int], tell: bool) -> None:
@@ -262,7 +275,7 @@ class Comm:
         tree : tensor, number, or dict/list/tuple of them
         op : {"sum", "mean", "max", "min"}
             ``"mean"`` divides the sum by the number of ranks; it needs floating-point leaves
-            (numbers are reduced as float64).
+            (numbers are averaged in the dtype of the first float tensor, float64 without one).
         check : bool
             First check that every rank's tree fits rank 0's (one more small collective).
 
@@ -278,7 +291,7 @@ class Comm:
         if op not in OPS:
             raise ArgumentError(f"distlearn.all_reduce: op must be one of {OPS}, got {op!r}")
         what = f"all_reduce({op})"
-        packed = self._pack(tree, what, np.dtype(np.float64) if op == "mean" else None)
+        packed = self._pack(tree, what, _numbers_dtype(tree) if op == "mean" else None)
         if op == "mean":
             for path, leaf in packed.items:
                 if isinstance(leaf, Tensor) and np.dtype(leaf.dtype).kind not in "fc":
