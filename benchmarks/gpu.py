@@ -11,9 +11,13 @@ Workloads (loss plus every parameter gradient, one process, one card):
 
 Peers: ``torch`` (eager, ``loss.backward()``), ``cupy`` (the hand-written numpy forward and
 backward of ``run.py`` run on cupy arrays: numpy's ufuncs dispatch to cupy), ``flambeau``
-(``flambeau.autograd.grad``), ``flambeau-opt`` (``grad(..., optimize=True)``) and ``flambeau-nn``
-(flambeau.nn modules, Torch's forward/backward/updateParameters). Each peer's loss and gradients
-are checked against torch's before anything is timed.
+(``flambeau.autograd.grad``), ``flambeau-opt`` (``grad(..., optimize=True)``), ``flambeau-graph``
+(``grad(..., optimize=True, cuda_graph=True)``: the optimized program replayed as one CUDA graph)
+and ``flambeau-nn`` (flambeau.nn modules, Torch's forward/backward/updateParameters). On the
+convnet, ``flambeau-opt`` and ``flambeau-graph`` are ``autograd.train_step`` (the net written with
+flambeau ops, its gradient and the SGD update as one program, without and with a graph); their
+gradients are read off their first step's update. Each peer's loss and gradients are checked
+against torch's before anything is timed.
 
 Timing: GPU work is asynchronous, so a sample runs the step ``number`` times back to back and
 then waits for the device (``torch.cuda.synchronize`` / ``cupy``'s device synchronize): the time
@@ -115,8 +119,11 @@ def _mlp(mods: dict[str, Any], batch: int, hidden: int) -> dict[str, Callable[[]
             return run.mlp_loss(ft, lambda z: ft.logsumexp(z, 1, keepdim=True), p, x, y)
 
         df, dfo = ag.grad(loss), ag.grad(loss, optimize=True)
+        dfg = ag.grad(loss, optimize=True, cuda_graph=True)
         steps["flambeau"] = lambda: df(fp, fx, fy)[::-1]
         steps["flambeau-opt"] = lambda: dfo(fp, fx, fy)[::-1]
+        steps["flambeau-graph"] = lambda: dfg(fp, fx, fy)[::-1]
+        dfg(fp, fx, fy)  # recorded here: the check's call captures the graph and launches it
         if "flambeau.nn" in mods:
             with ft.device(DEV["flambeau"]), _default_float(ft):
                 step, (_, nx, ny) = run._nn_mlp_step({"flambeau": ft, "flambeau.nn": mods["flambeau.nn"]}, p, x, y)
@@ -160,7 +167,59 @@ def _convnet(mods: dict[str, Any], batch: int) -> dict[str, Callable[[], Any]]:
         fx = ft.from_numpy(x.copy()).to(DEV["flambeau"])
         fy = ft.from_numpy(y.astype(np.int64)).to(DEV["flambeau"])
         steps["flambeau-nn"] = lambda: fstep(fmodel, fx, fy)
+    if "flambeau.autograd" in mods:
+        for peer, graph in (("flambeau-opt", False), ("flambeau-graph", True)):
+            steps[peer] = _train_step_convnet(mods, p, x, y, graph)
     return steps
+
+
+def _train_step_convnet(
+    mods: dict[str, Any], p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, graph: bool
+) -> Callable[[], Any]:
+    """The convnet as flambeau ops, one SGD step per call through ``autograd.train_step``.
+
+    The step returns the loss only (the gradients live inside the program); for the check, the
+    first call also returns the gradients read off the update: ``(before - after) / lr``. Two
+    steps are taken and undone first (in place), so that the checked call is a replay (a graph
+    launch, for ``flambeau-graph``), not the recording. The steps run inside ``trusted_values()``:
+    the program's index ops (the targets' ``gather``, max-pooling's backward) skip their range
+    checks, which read the indices back to the host, a sync that no CUDA graph can hold (and that
+    PyTorch does not do either).
+    """
+    ft, ag = mods["flambeau"], mods["flambeau.autograd"]
+    from flambeau.autograd.model import _conv2d, _max_pool2d  # SpatialConvolutionMM / SpatialMaxPooling as ops
+
+    def loss(q: Any, x: Any, y: Any) -> Any:
+        h = _max_pool2d(ft.tanh(_conv2d(x, q["W1"], q["b1"], 1, 0)), 2)
+        h = _max_pool2d(ft.tanh(_conv2d(h, q["W2"], q["b2"], 1, 0)), 2)
+        h = _conv2d(h, q["W3"], q["b3"], 1, 0).reshape(x.size(0), 256)
+        z = h @ q["W4"].t() + q["b4"]
+        logp = z - ft.logsumexp(z, 1, keepdim=True)
+        return -logp.gather(1, y.view(-1, 1)).mean()
+
+    fp = {k: ft.from_numpy(v.copy()).to(DEV["flambeau"]) for k, v in p.items()}
+    fx = ft.from_numpy(x.copy()).to(DEV["flambeau"])
+    fy = ft.from_numpy(y.astype(np.int64)).to(DEV["flambeau"])
+    step = ag.train_step(loss, fp, "sgd", {"learning_rate": run.CONVNET_LR}, cuda_graph=graph)
+    trusted = importlib.import_module("flambeau.tensor.optable").trusted_values
+    start = {k: v.clone() for k, v in fp.items()}
+    with trusted():
+        step(fx, fy), step(fx, fy)  # recorded, then captured and launched
+    for k, v in fp.items():
+        v.copy_(start[k])  # in place: the graph reads and writes these very arrays
+    step.state["eval_counter"].zero_()
+    first = [True]
+
+    def call() -> Any:
+        with trusted():
+            if not first:
+                return step(fx, fy)
+            first.clear()
+            before = {k: _host(v) for k, v in fp.items()}
+            value = step(fx, fy)
+        return value, {k: (before[k] - _host(fp[k])) / run.CONVNET_LR for k in fp}
+
+    return call
 
 
 WORKLOADS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Callable[[], Any]]]]] = {

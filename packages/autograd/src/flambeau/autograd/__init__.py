@@ -80,6 +80,7 @@ _LAZY = {
     "model": ("flambeau.autograd.model", None),
     "module": ("flambeau.autograd.module", None),
     "optim": ("flambeau.autograd.optim", None),
+    "train_step": ("flambeau.autograd.train", "train_step"),
 }
 
 

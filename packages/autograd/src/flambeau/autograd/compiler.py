@@ -22,6 +22,8 @@ Safety, the point of this module:
   write into it, conversion to numpy, storage access, resizing.
 - Results are fresh tensors on every call: a later call never overwrites what an earlier one
   returned.
+- With ``cuda_graph=True``, on a cuda device, a signature's program is captured as a CUDA graph
+  and launched as one (:mod:`.graphs`); programs with guards run without one.
 
 Tensors the function reaches other than through its arguments (globals, closures, attributes of
 objects it is given) are constants of the program, read through their memory: in-place updates
@@ -49,6 +51,7 @@ from flambeau.tensor.registry import current_device
 
 from . import registry, tracer
 from .capture import Capture, RetraceSignal, Sym, UncompilableError, _captures, _FloatOut, _plain, _stale
+from .graphs import CapturedGraph, GraphCaptureError, is_cuda, refusal
 from .program import Program
 from .tree import tree_map
 
@@ -125,13 +128,24 @@ class _Fallback:
 class Optimized:
     """``fn`` recorded once per signature and replayed; see :func:`optimize`."""
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, stable_buffers: bool = False):
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        stable_buffers: bool = False,
+        cuda_graph: bool = False,
+        writeback: Callable[[Any], tuple[Any, list[tuple[Any, int]]]] | None = None,
+    ):
         self.fn = fn
         self.stable_buffers = stable_buffers
+        self.cuda_graph = cuda_graph
+        self.writeback = writeback  # see graphs.CapturedGraph: in-place updates made inside a graph
         self.name: str = name or str(getattr(fn, "__name__", "fn"))
         self.programs: dict[tuple[Any, ...], list[Program] | _Fallback] = {}
+        self.graphs: dict[tuple[Any, ...], CapturedGraph | str] = {}  # per signature: its graph, or why none
         self.recordings = 0  # recording runs so far
         self.replays = 0
+        self.captures = 0  # CUDA graphs captured so far
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -146,6 +160,11 @@ class Optimized:
     def fallbacks(self) -> list[str]:
         """Why some signatures run un-optimized (one line each)."""
         return [p.reason for p in self.programs.values() if isinstance(p, _Fallback)]
+
+    @property
+    def graph_fallbacks(self) -> list[str]:
+        """With ``cuda_graph=True``: why some replayed signatures run their program without a CUDA graph."""
+        return [g for g in self.graphs.values() if isinstance(g, str)]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if tracer.active_traces or _captures or tracer.monitor is not None:
@@ -168,6 +187,11 @@ class Optimized:
             if isinstance(entry, _Fallback):
                 return self.fn(*args, **kwargs)
             for prog in entry:
+                if self.cuda_graph:
+                    res = self._graph_replay(k, prog, leaves)
+                    if res is not _NO_GRAPH:
+                        self.replays += 1
+                        return res
                 if prog.buffers:
                     prog.lock.acquire()  # its buffers are one call's: threads take turns
                 try:
@@ -186,6 +210,44 @@ class Optimized:
                     k, f"more than {MAX_PATHS} paths: branches on tensor values change from call to call", args, kwargs
                 )
         return self._record(k, args, kwargs, leaves, 0 if entry is None else len(entry))
+
+    def _graph_replay(self, k: tuple[Any, ...], prog: Program, leaves: list[Any]) -> Any:
+        """Replay ``prog`` as a CUDA graph, capturing it first if need be; ``_NO_GRAPH`` when it cannot be."""
+        g = self.graphs.get(k)
+        if g.__class__ is CapturedGraph:
+            assert isinstance(g, CapturedGraph)
+            if g.prog is prog and g.fits(leaves):
+                with prog.lock:
+                    return g.replay(leaves)
+            # Another tensor for an input the graph read in place: capture again, copying it from now on.
+            copied = g.copied | g.moved(leaves) if g.prog is prog else frozenset()
+        elif g is not None:
+            return _NO_GRAPH
+        else:
+            copied = frozenset()
+        if not is_cuda(leaves, k[1]):
+            self.graphs[k] = "not on a cuda device (CUDA graphs need one; the program runs as it is)"
+            return _NO_GRAPH
+        reason = refusal(prog)
+        if reason is None:
+            with prog.lock:
+                try:
+                    g = CapturedGraph(prog, leaves, copied, self.stable_buffers, self.writeback)
+                except GraphCaptureError as e:
+                    reason = str(e)
+                except Exception as e:  # cupy or the driver refusing (out of memory, ...): no graph, said why
+                    reason = f"setting its graph up failed ({type(e).__name__}: {e})"
+                else:
+                    self.graphs[k] = g
+                    self.captures += 1
+                    return g.replay(leaves)
+        self.graphs[k] = reason
+        warnings.warn(
+            f"optimize({self.name}): this signature runs its program without a CUDA graph: {reason}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return _NO_GRAPH
 
     def _give_up(self, k: tuple[Any, ...], reason: str, args: Any, kwargs: Any, result: Any = None) -> Any:
         self.programs[k] = _Fallback(reason)
@@ -285,6 +347,9 @@ class Optimized:
         return None
 
 
+_NO_GRAPH = object()  # _graph_replay's "replay it without a graph"
+
+
 def _ids(x: Any, found: set[int]) -> None:
     found.add(id(x))
     if isinstance(x, dict):
@@ -306,7 +371,7 @@ def _concrete(x: Any, leaves: dict[int, Any]) -> Any:
     return tree_map(plain, x)
 
 
-def optimize(fn: Callable[..., Any], stable_buffers: bool = False) -> Optimized:
+def optimize(fn: Callable[..., Any], stable_buffers: bool = False, cuda_graph: bool = False) -> Optimized:
     """``fn`` recorded once per input signature and replayed as straight-line backend code.
 
     ``grad(f, optimize=True)`` is ``optimize(grad(f))``: torch-autograd's optimized mode. The
@@ -330,12 +395,22 @@ def optimize(fn: Callable[..., Any], stable_buffers: bool = False) -> Optimized:
     stable_buffers : bool
         Let returned tensors live in the program's buffers too: no allocation per call, but each
         call overwrites what the previous one returned. By default results are fresh every call.
+    cuda_graph : bool
+        On a cuda device, capture each signature's program as a CUDA graph at its first replay and
+        launch the graph from then on: one launch for the whole program, forward and backward,
+        instead of one per op (see :mod:`flambeau.autograd.graphs` and docs/devices.md, "CUDA
+        graphs"). Tensors given again as the same objects are read in place, others are copied
+        into the graph's static inputs; results are copied out fresh (with ``stable_buffers``, the
+        graph's own output arrays are returned, overwritten by the next call). A program that reads
+        values on the host (a guard) or fails to capture runs without a graph, with a
+        ``RuntimeWarning``; ``graph_fallbacks`` lists why. Elsewhere (the cpu) it changes nothing.
 
     Returns
     -------
     Optimized
-        Callable like ``fn``; ``recordings``, ``replays`` and ``fallbacks`` say what it did, and
-        ``programs`` holds each signature's compiled programs (their ``source`` is readable).
+        Callable like ``fn``; ``recordings``, ``replays``, ``captures`` and ``fallbacks`` say what
+        it did, and ``programs`` holds each signature's compiled programs (their ``source`` is
+        readable), ``graphs`` each signature's CUDA graph or why it has none.
 
     Examples
     --------
@@ -348,5 +423,14 @@ def optimize(fn: Callable[..., Any], stable_buffers: bool = False) -> Optimized:
     [6.0, 8.0]
     >>> df.recordings, df.replays
     (1, 1)
+
+    With ``cuda_graph=True`` the same code captures CUDA graphs on a cuda device; on the cpu it
+    says why it has none:
+
+    >>> dg = optimize(grad(lambda x: (x * x).sum()), cuda_graph=True)
+    >>> [dg(ft.Tensor([1.0, 2.0]))[0].tolist() for _ in range(2)]
+    [[2.0, 4.0], [2.0, 4.0]]
+    >>> dg.captures, dg.graph_fallbacks
+    (0, ['not on a cuda device (CUDA graphs need one; the program runs as it is)'])
     """
-    return Optimized(fn, stable_buffers=stable_buffers)
+    return Optimized(fn, stable_buffers=stable_buffers, cuda_graph=cuda_graph)

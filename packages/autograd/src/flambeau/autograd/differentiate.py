@@ -154,7 +154,9 @@ def _end(first: Any, trace: Trace) -> Node | None:
     return None
 
 
-def grad(f: Callable[..., Any], argnum: Argnum = 0, optimize: bool = False) -> Callable[..., Any]:
+def grad(
+    f: Callable[..., Any], argnum: Argnum = 0, optimize: bool = False, cuda_graph: bool = False
+) -> Callable[..., Any]:
     """The gradient function of ``f``, torch-autograd style.
 
     ``df = grad(f)``; ``df(*args)`` returns the gradient of ``f``'s first output (a scalar: one
@@ -174,6 +176,8 @@ def grad(f: Callable[..., Any], argnum: Argnum = 0, optimize: bool = False) -> C
     ``optimize=True`` is torch-autograd's optimized mode, done safely: ``f`` and its backward pass
     are recorded once per input signature and replayed as straight-line backend code, with every
     branch taken on a tensor value checked on replay; see :func:`flambeau.autograd.optimize`.
+    ``cuda_graph=True`` (with ``optimize=True``) also captures each signature's program as a CUDA
+    graph on a cuda device and replays it with one launch (``optimize(df, cuda_graph=True)``).
 
     >>> import flambeau.tensor as ft
     >>> from flambeau.autograd import grad
@@ -220,7 +224,9 @@ def grad(f: Callable[..., Any], argnum: Argnum = 0, optimize: bool = False) -> C
     if optimize:
         from .compiler import optimize as _optimize
 
-        return _optimize(df)
+        return _optimize(df, cuda_graph=cuda_graph)
+    if cuda_graph:
+        raise ArgumentError("grad: cuda_graph=True needs optimize=True (a CUDA graph replays an optimized program)")
     return df
 
 

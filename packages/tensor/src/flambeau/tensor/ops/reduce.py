@@ -106,7 +106,10 @@ def _logsumexp(xp: Any, input: Any, dim: Any = None, keepdim: bool = False) -> A
     if input.size == 0:  # the log of an empty sum: -inf, as the sum of an empty tensor is 0
         return xp.full(input.sum(axis=dim, keepdims=keepdim).shape, -xp.inf, dtype=input.dtype)
     m = input.max(axis=dim, keepdims=True)  # methods, and in place on our own temporaries: small inputs
-    m[~xp.isfinite(m)] = 0  # are common (a batch of one), where each call's overhead shows
+    if type(m) is np.ndarray:  # are common (a batch of one), where each call's overhead shows
+        m[~xp.isfinite(m)] = 0
+    else:  # cupy's boolean-mask write reads the mask's count on the host: a sync, and no CUDA graph
+        m = xp.where(xp.isfinite(m), m, m.dtype.type(0))
     r = xp.exp(input - m).sum(axis=dim, keepdims=True)
     xp.log(r, out=r)
     r += m

@@ -1,0 +1,262 @@
+"""CUDA graphs for optimized mode: a compiled program captured once, then replayed by one launch.
+
+``optimize(fn, cuda_graph=True)`` (and ``grad(f, optimize=True, cuda_graph=True)``) records ``fn``
+per signature as usual; on a cuda device, the second call with a signature captures the
+signature's program (its ``run``, forward, backward and whatever else ``fn`` does on tensors) with
+cupy's stream capture, and every later call replays it: the inputs are put where the graph reads
+them, the graph is launched on the current stream (one launch instead of one per op) and the
+results are copied out. What this module holds:
+
+- :func:`refusal`: why a program cannot be captured (``None`` when it can). A program with
+  guards reads values on the host (``bool(x > 0)``, ``x.item()``), which a graph cannot do: it
+  would replay the first outcome for ever; so does a program returning a Python float.
+- :class:`CapturedGraph`: one captured program and its static buffers, and its replay.
+
+How a graph is captured (:class:`CapturedGraph`):
+
+1. Inputs. An input whose tensor is the same at replay as at capture (a parameter tensor, a batch
+   tensor the caller refills in place) is read where it is: the graph holds a reference to its
+   array, and reads its memory at each launch, so in-place changes to it are seen. Other inputs
+   are copied, on the current stream, into static arrays of the same size, dtype and strides
+   that the graph reads. A call with a different tensor for an input read in place captures the
+   program again, with that input copied from then on.
+2. Memory. Everything the program allocates while captured comes from a private
+   ``cupy.cuda.MemoryPool`` kept alive with the graph: the graph reuses those addresses at every
+   launch, so no other allocation may ever be handed that memory.
+3. Warm-up. Before the capture the program runs (twice, or until the pool stops growing) on a side
+   stream with that pool: kernels compile, cuBLAS initialises and the pool caches every block the
+   capture will ask for, so that nothing synchronising is called while capturing.
+4. Capture. ``stream.begin_capture()`` (thread-local mode: a synchronising call made while
+   capturing raises rather than runs outside the graph); ``run(static inputs)``;
+   ``graph = stream.end_capture()``. An exception while capturing ends the capture (its graph is
+   discarded) and the signature runs its program as before, without a graph;
+   ``Optimized.graph_fallbacks`` says why, and a ``RuntimeWarning`` says it once. Ops that check
+   index ranges read the indices on the host: a function indexing with tensors (``gather``,
+   ``index_select``, advanced ``[]``) is captured only inside ``flambeau.tensor.optable.trusted_values()``,
+   where those checks are skipped.
+5. Replay, all on the current stream (ordered after the work that made the inputs): copy the
+   copied inputs in, ``graph.launch()``, then return fresh copies of the results, so a later
+   replay never overwrites what an earlier one returned. With ``stable_buffers=True`` the results
+   are the graph's own output arrays instead: no copies, but the next replay overwrites them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .capture import _new
+from .program import Program
+from .tree import tree_map
+
+__all__ = ["CapturedGraph", "GraphCaptureError", "Written", "is_cuda", "refusal"]
+
+WARMUPS = 3  # at most this many warm-up runs, until the private pool stops growing
+
+
+class GraphCaptureError(Exception):
+    """A program could not be captured as a CUDA graph; the text says why."""
+
+
+class Written:
+    """A result whose in-place updates a captured graph already made (see ``Optimized.writeback``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+_FLOAT_RESULT = re.compile(r"\bfloat\(v\d+\)")
+
+
+def refusal(prog: Program) -> str | None:
+    """Why ``prog`` cannot be captured as a CUDA graph, or ``None`` when it can.
+
+    A graph replays device work only: a program that reads a value on the host cannot be one.
+
+    Parameters
+    ----------
+    prog : Program
+        A compiled recording (one of ``Optimized.programs``' entries).
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> import flambeau.tensor as ft
+    >>> from flambeau.autograd import optimize
+    >>> f = optimize(lambda x: x * 2 if bool(x.sum() > 0) else x)
+    >>> _ = f(ft.Tensor([1.0]))
+    >>> (prog,) = next(iter(f.programs.values()))
+    >>> refusal(prog)
+    'it reads tensor values on the host (a branch or item() on a tensor: a guard the graph cannot check)'
+    >>> g = optimize(lambda x: x * 2)
+    >>> _ = g(ft.Tensor([1.0]))
+    >>> refusal(next(iter(g.programs.values()))[0]) is None
+    True
+    """
+    if "raise _Retrace" in prog.source:
+        return "it reads tensor values on the host (a branch or item() on a tensor: a guard the graph cannot check)"
+    ret = prog.source.rstrip().rsplit("\n", 1)[-1]
+    if _FLOAT_RESULT.search(ret):
+        return "it returns a Python number computed on the device (reading it is a host synchronisation)"
+    return None
+
+
+def is_cuda(leaves: list[Any], device: Any) -> bool:
+    """Whether a call runs on a cuda device through cupy: its tensors' device, else ``device``.
+
+    >>> import flambeau.tensor as ft
+    >>> is_cuda([ft.zeros(2)], ft.device("cpu"))
+    False
+    """
+    dev = leaves[0]._d if leaves else device
+    return getattr(dev, "type", None) == "cuda" and getattr(dev.xp, "__name__", "") == "cupy"
+
+
+def _wrap(a: Any, d: Any) -> Any:
+    from flambeau.tensor import Tensor
+
+    t = _new(Tensor)
+    t._a = a
+    t._d = d
+    return t
+
+
+class CapturedGraph:
+    """One program captured as a CUDA graph, with the static buffers it reads and writes.
+
+    Built on a cuda device only (it needs cupy); see the module's description for the steps.
+
+    Parameters
+    ----------
+    prog : Program
+        The signature's compiled program (guard-free: see :func:`refusal`).
+    leaves : list of Tensor
+        The call's input tensors, in the signature's order.
+    copied : set of int
+        The inputs to copy into static arrays at each replay; the others are read in place.
+    stable : bool
+        Return the graph's own output arrays rather than fresh copies.
+    writeback : callable, optional
+        ``writeback(result) -> (returned, [(tensor, input index), ...])``: after the program, the
+        graph writes each such result into that input's memory, in place, and a replay returns
+        ``Written(returned)`` (how ``train_step`` updates the parameters inside the graph).
+    """
+
+    def __init__(
+        self,
+        prog: Program,
+        leaves: list[Any],
+        copied: set[int] | frozenset[int],
+        stable: bool = False,
+        writeback: Callable[[Any], tuple[Any, list[tuple[Any, int]]]] | None = None,
+    ):
+        import cupy
+
+        self.prog = prog
+        self.copied = frozenset(copied)
+        self.stable = stable
+        self.lock = threading.Lock()
+        self.launches = 0
+        xp = cupy
+        self._xp = xp
+        # Inputs: the caller's arrays themselves, or static copies with the same layout.
+        self.arrays: list[Any] = []
+        for i, t in enumerate(leaves):
+            a = t._a
+            if i in self.copied:
+                s = xp.empty_like(a)
+                if s.strides != a.strides:  # the program was compiled for the caller's layout
+                    raise GraphCaptureError(
+                        f"input {i} (size {a.shape}, strides {a.strides}) changes tensor from call to call and"
+                        " has a layout a static copy cannot reproduce; pass a contiguous tensor"
+                    )
+                xp.copyto(s, a)
+                a = s
+            self.arrays.append(a)
+        self.static = [_wrap(a, t._d) for a, t in zip(self.arrays, leaves, strict=True)]
+        self._input_pos = {id(s): i for i, s in enumerate(self.static)}
+        self.pool = cupy.cuda.MemoryPool()
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        current = cupy.cuda.get_current_stream()
+        self.stream.wait_event(current.record())  # the static inputs were filled on the current stream
+        written: list[tuple[Any, int]] = []
+        with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
+            grown = -1
+            for _ in range(WARMUPS):
+                try:
+                    prog.run(self.static)
+                except Exception as e:
+                    raise GraphCaptureError(f"its warm-up run failed ({type(e).__name__}: {e})") from e
+                if self.pool.total_bytes() == grown:
+                    break
+                grown = self.pool.total_bytes()
+            self.stream.synchronize()  # the warm-up done: nothing pending on the stream captured from
+            # Thread-local mode: a call that is unsafe while capturing (a synchronising copy to the
+            # host, a cudaMalloc) raises in this thread, instead of running outside the graph and
+            # leaving it wrong; the warm-up made sure the pool has every block already.
+            self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
+            try:
+                out = prog.run(self.static)
+                if writeback is not None:
+                    out, written = writeback(out)
+                    for t, i in written:
+                        xp.copyto(self.arrays[i], t._a)
+            except BaseException as e:
+                try:
+                    self.stream.end_capture()  # end it: the stream must not stay capturing
+                except Exception:  # an invalidated capture ends with an error: e is the cause to report
+                    pass
+                raise GraphCaptureError(
+                    f"capturing it failed ({type(e).__name__}: {e}); an op probably read a device value on the host:"
+                    " index range checks do (inside `with flambeau.tensor.optable.trusted_values():` they are skipped)"
+                ) from e
+            try:
+                self.graph = self.stream.end_capture()
+            except Exception as e:
+                raise GraphCaptureError(f"ending its capture failed ({type(e).__name__}: {e})") from e
+        current.wait_event(self.stream.record())  # launches on the current stream follow the warm-up
+        self.out = out
+        self.wrote = writeback is not None
+        # Inputs written in place that live in static copies: copied back to the caller's after a launch.
+        self._copy_back = [i for _, i in written if i in self.copied]
+
+    def fits(self, leaves: list[Any]) -> bool:
+        """Whether every input read in place is the same array as at capture."""
+        arrays = self.arrays
+        copied = self.copied
+        for i, t in enumerate(leaves):
+            if t._a is not arrays[i] and i not in copied:
+                return False
+        return True
+
+    def moved(self, leaves: list[Any]) -> set[int]:
+        """The inputs read in place whose tensor is not the captured one (to copy from now on)."""
+        return {i for i, t in enumerate(leaves) if t._a is not self.arrays[i] and i not in self.copied}
+
+    def replay(self, leaves: list[Any]) -> Any:
+        """Launch the graph on ``leaves`` (which :meth:`fits`) and return the results."""
+        copyto = self._xp.copyto
+        with self.lock:
+            for i in self.copied:
+                copyto(self.arrays[i], leaves[i]._a)
+            self.graph.launch()  # the current stream: after whatever made the inputs
+            for i in self._copy_back:
+                copyto(leaves[i]._a, self.arrays[i])
+            self.launches += 1
+            res = tree_map(lambda v: self._result(v, leaves), self.out)
+        return Written(res) if self.wrote else res
+
+    def _result(self, v: Any, leaves: list[Any]) -> Any:
+        if not hasattr(v, "_a") or not hasattr(v, "_d"):
+            return v
+        i = self._input_pos.get(id(v))
+        if i is not None:
+            return leaves[i]  # an argument returned as it is: the caller's own tensor
+        return _wrap(v._a if self.stable else v._a.copy(), v._d)

@@ -1,0 +1,330 @@
+"""A whole training step as one optimized function: forward, backward and the optimizer's update.
+
+``step = train_step(f, params, "sgd", {"learning_rate": 0.1})`` makes ``loss = step(x, y)`` run
+``f(params, x, y)``, its gradient with respect to ``params`` (:func:`~flambeau.autograd.grad`),
+and the optimizer's element-wise update, writing the new parameters into ``params``' own tensors
+in place. All three are recorded as one program (:func:`~flambeau.autograd.optimize`), and with
+``cuda_graph=True`` on a cuda device the program, update included, is one CUDA graph whose
+parameter buffers are the parameters' own arrays (see :mod:`flambeau.autograd.graphs`).
+
+The updates are flambeau.optim's (Torch's) rules, written as tensor ops so that they are part of
+the program: ``sgd`` and ``adam``, with the same config keys, defaults and results as
+``autograd.optim.sgd`` / ``autograd.optim.adam`` (flambeau.optim's optimizers driven by
+``grad(f)``) step after step. What differs is where the state lives: every counter is a 0-dim
+tensor on the parameters' device (so a graph replays without reading anything on the host) and
+the state is per parameter (``step.state``, the same tree as ``params`` for buffers). Config values
+are arguments of the program: changing ``step.config`` takes effect at the next call, which records
+(and captures) the program again for the new values.
+
+>>> import flambeau.tensor as ft
+>>> from flambeau import autograd
+>>> def loss(p, target):
+...     d = p["w"] - target
+...     return (d * d).sum()
+>>> params = {"w": ft.Tensor([0.0, 0.0])}
+>>> step = autograd.train_step(loss, params, "sgd", {"learning_rate": 0.25})
+>>> for _ in range(20):
+...     value = step(ft.Tensor([1.0, -2.0]))
+>>> [round(v, 4) for v in params["w"].tolist()], round(float(value), 6)
+([1.0, -2.0], 0.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flambeau.tensor as ft
+from flambeau.tensor import Tensor
+from flambeau.tensor.errors import ArgumentError, DomainError
+
+from .compiler import Optimized
+from .differentiate import grad
+from .graphs import Written
+from .tree import tree_map
+
+__all__ = ["OPTIMIZERS", "TrainStep", "train_step"]
+
+# Config keys and Torch's defaults (flambeau.optim's SGD_DEFAULTS / ADAM_DEFAULTS, less the
+# per-element tensors ``learning_rates`` and ``weight_decays``).
+OPTIMIZERS: dict[str, dict[str, Any]] = {
+    "sgd": {
+        "learning_rate": 1e-3,
+        "learning_rate_decay": 0.0,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "dampening": None,  # None: the momentum's value, as Torch's
+        "nesterov": False,
+    },
+    "adam": {
+        "learning_rate": 1e-3,
+        "learning_rate_decay": 0.0,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1e-8,
+        "weight_decay": 0.0,
+    },
+}
+
+
+def _leaves(tree: Any, out: list[Tensor], where: str) -> list[Tensor]:
+    """The tensors of a nest of dicts, lists and tuples, in the order optimize's signatures walk it."""
+    if isinstance(tree, dict):
+        for v in tree.values():
+            _leaves(v, out, where)
+    elif isinstance(tree, (list, tuple)):
+        for v in tree:
+            _leaves(v, out, where)
+    elif isinstance(tree, Tensor) and tree._a.dtype.kind == "f":
+        out.append(tree)
+    else:
+        raise ArgumentError(
+            f"train_step: {where} must be a nest of dicts, lists and tuples of floating-point tensors,"
+            f" found a {type(tree).__name__}" + (f" of dtype {tree._a.dtype}" if isinstance(tree, Tensor) else "")
+        )
+    return out
+
+
+def _scalar(like: Tensor, value: float) -> Tensor:
+    t = ft.zeros((), dtype=like.dtype, device=like.device)
+    if value:
+        t.fill_(value)
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# The updates: ``(params, grads, state, config) -> (new params, new state)``, element-wise tensor
+# ops only, each counter a 0-dim tensor; the state's keys keep their order (they are the program's
+# inputs and outputs in that order).
+
+
+def _sgd_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    state: dict[str, Any] = {"eval_counter": _scalar(first, 0.0)}
+    if c["momentum"] != 0:
+        state["dfdx"] = tree_map(ft.zeros_like, params)
+        state["started"] = _scalar(first, 0.0)  # 1 once the momentum buffer holds a gradient
+    return state
+
+
+def _sgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    lr, lrd, wd, mom = c["learning_rate"], c["learning_rate_decay"], c["weight_decay"], c["momentum"]
+    damp = mom if c["dampening"] is None else c["dampening"]
+    n = state["eval_counter"]
+    clr: Any = lr if lrd == 0 else lr / (n * lrd + 1)
+    new: dict[str, Any] = {"eval_counter": n + 1}
+    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    if mom != 0:
+        # Torch's first momentum step is undamped (v = g): with s = 0 on the first step and 1
+        # after, v = s*(mom*v) + (s*(1 - damp) + 1 - s)*g is exactly g, then mom*v + (1 - damp)*g.
+        s = state["started"]
+        k = s * (1 - damp) + (1 - s)
+        vs = _leaves(state["dfdx"], [], "state")
+        new_v = []
+        for i, g in enumerate(gs):
+            if wd != 0:
+                gs[i] = g = g + ps[i] * wd
+            v = (vs[i] * mom) * s + g * k
+            new_v.append(v)
+            gs[i] = g + v * mom if c["nesterov"] else v
+        new["dfdx"] = _rebuild(state["dfdx"], new_v)
+        new["started"] = s * 0 + 1
+    elif wd != 0:
+        gs = [g + p * wd for g, p in zip(gs, ps, strict=True)]
+    return _rebuild(params, [p - g * clr for p, g in zip(ps, gs, strict=True)]), new
+
+
+def _adam_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"t": _scalar(first, 0.0), "m": tree_map(ft.zeros_like, params), "v": tree_map(ft.zeros_like, params)}
+
+
+def _adam(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    lr, lrd, b1, b2, eps, wd = (
+        c[k] for k in ("learning_rate", "learning_rate_decay", "beta1", "beta2", "epsilon", "weight_decay")
+    )
+    t = state["t"]
+    clr: Any = lr if lrd == 0 else lr / (t * lrd + 1)  # t before the increment, as Torch's
+    t1 = t + 1
+    bias1, bias2 = 1 - ft.pow(b1, t1), 1 - ft.pow(b2, t1)
+    step = clr * bias2.sqrt() / bias1
+    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    ms, vs = _leaves(state["m"], [], "state"), _leaves(state["v"], [], "state")
+    new_p, new_m, new_v = [], [], []
+    for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
+        if wd != 0:
+            g = g + p * wd
+        m = m * b1 + g * (1 - b1)
+        v = v * b2 + g * g * (1 - b2)
+        new_m.append(m)
+        new_v.append(v)
+        new_p.append(p - m / (v.sqrt() + eps) * step)
+    new = {"t": t1, "m": _rebuild(state["m"], new_m), "v": _rebuild(state["v"], new_v)}
+    return _rebuild(params, new_p), new
+
+
+_UPDATES: dict[str, tuple[Callable[..., dict[str, Any]], Callable[..., tuple[Any, dict[str, Any]]]]] = {
+    "sgd": (_sgd_state, _sgd),
+    "adam": (_adam_state, _adam),
+}
+
+
+def _rebuild(tree: Any, values: list[Any]) -> Any:
+    """``tree`` with its tensors replaced by ``values``, in :func:`_leaves`' order."""
+    it = iter(values)
+    return tree_map(lambda _: next(it), tree)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class TrainStep:
+    """``loss = step(*batch)``: one training step, the parameters updated in place; see :func:`train_step`."""
+
+    def __init__(
+        self,
+        f: Callable[..., Any],
+        params: Any,
+        optimizer: str = "sgd",
+        config: dict[str, Any] | None = None,
+        optimize: bool = True,
+        cuda_graph: bool = False,
+    ):
+        if optimizer not in _UPDATES:
+            raise ArgumentError(
+                f"train_step: unknown optimizer {optimizer!r}; element-wise updates exist for {', '.join(_UPDATES)}"
+                " (autograd.optim drives every flambeau.optim optimizer, outside the program)"
+            )
+        if cuda_graph and not optimize:
+            raise ArgumentError(
+                "train_step: cuda_graph=True needs optimize=True (a graph replays an optimized program)"
+            )
+        self.f = f
+        self.params = params
+        self.optimizer = optimizer
+        self.config: dict[str, Any] = dict(config or {})
+        self._check_config()
+        self._targets = _leaves(params, [], "params")
+        if not self._targets:
+            raise ArgumentError("train_step: params holds no tensor to train")
+        self.state: dict[str, Any] = _UPDATES[optimizer][0](params, self._targets[0], self._settings())
+        df = grad(f)
+        update = _UPDATES[optimizer][1]
+
+        def train_step(params: Any, state: dict[str, Any], settings: dict[str, Any], *batch: Any) -> Any:
+            grads, *values = df(params, *batch)
+            new_params, new_state = update(params, grads, state, settings)
+            return tuple(values), new_params, new_state
+
+        self._step = train_step
+        self.fn: Callable[..., Any] = (
+            Optimized(train_step, name=f"train_step_{optimizer}", cuda_graph=cuda_graph, writeback=self._writeback)
+            if optimize
+            else train_step
+        )
+
+    def __repr__(self) -> str:
+        return f"<train_step {self.optimizer} of {getattr(self.f, '__name__', 'f')}: {self.fn!r}>"
+
+    def _check_config(self) -> None:
+        known = OPTIMIZERS[self.optimizer]
+        unknown = sorted(set(self.config) - set(known))
+        if unknown:
+            raise ArgumentError(
+                f"train_step: {self.optimizer} has no config key(s) {', '.join(map(repr, unknown))}; known:"
+                f" {', '.join(known)} (per-element learning_rates / weight_decays: use autograd.optim)"
+            )
+
+    def _settings(self) -> dict[str, Any]:
+        self._check_config()
+        c = {**OPTIMIZERS[self.optimizer], **self.config}
+        for k, v in c.items():
+            if v is not None and not isinstance(v, bool):
+                c[k] = float(v)  # one signature per value, whatever number type it came as
+        if self.optimizer == "sgd":
+            damp = c["momentum"] if c["dampening"] is None else c["dampening"]
+            if c["nesterov"] and not (c["momentum"] > 0 and damp == 0):
+                raise DomainError(
+                    f"train_step: sgd's Nesterov momentum needs momentum > 0 and dampening 0 (got momentum="
+                    f"{c['momentum']}, dampening={damp}); dampening defaults to the momentum, so pass dampening=0"
+                )
+        return c
+
+    def _writeback(self, result: Any) -> tuple[Any, list[tuple[Any, int]]]:
+        """The step's result as (what the caller gets, [(new value, input index), ...]).
+
+        The inputs are ``(params, state, settings, *batch)``: params' tensors come first, then the state's.
+        """
+        values, new_params, new_state = result
+        news = _leaves(new_params, [], "params") + _leaves(new_state, [], "state")
+        return (values[0] if len(values) == 1 else values), [(t, i) for i, t in enumerate(news)]
+
+    def __call__(self, *batch: Any) -> Any:
+        settings = self._settings()
+        if self.optimizer == "sgd" and settings["momentum"] != 0 and "dfdx" not in self.state:
+            self.state.update(_sgd_state(self.params, self._targets[0], settings))  # momentum turned on later
+        res = self.fn(self.params, self.state, settings, *batch)
+        if isinstance(res, Written):  # a CUDA graph made the updates itself
+            return res.value
+        value, pairs = self._writeback(res)
+        # The tensors in params now (the caller may have put new ones in), then the state's.
+        targets = _leaves(self.params, [], "params") + _leaves(self.state, [], "state")
+        for t, i in pairs:
+            dst = targets[i]
+            if t._a is not dst._a:
+                dst._d.xp.copyto(dst._a, t._a)
+        return value
+
+
+def train_step(
+    f: Callable[..., Any],
+    params: Any,
+    optimizer: str = "sgd",
+    config: dict[str, Any] | None = None,
+    optimize: bool = True,
+    cuda_graph: bool = False,
+) -> TrainStep:
+    """One training step as one function: ``loss = step(*batch)`` updates ``params`` in place.
+
+    Each call runs ``f(params, *batch)``, its gradient with respect to ``params`` and the
+    optimizer's update, and writes the new parameters into ``params``' own tensors. With
+    ``optimize=True`` (the default) the three are recorded once per signature and replayed as one
+    program (:func:`~flambeau.autograd.optimize`); with ``cuda_graph=True`` too, on a cuda device,
+    that program (update included) is captured as one CUDA graph reading and writing the
+    parameters' own arrays, and each step is one launch.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(params, *batch)`` returning the loss (a one-element tensor), or ``(loss, *more)``.
+    params : tensor, or nest of dicts, lists and tuples of tensors
+        Floating-point tensors, updated in place by every call.
+    optimizer : {'sgd', 'adam'}
+        The update: flambeau.optim's rule of that name (Torch's), element-wise.
+    config : dict, optional
+        That optimizer's config keys (snake_case, Torch's defaults), e.g. ``learning_rate``,
+        ``momentum``, ``dampening``, ``nesterov``, ``weight_decay``, ``learning_rate_decay``
+        (sgd); ``beta1``, ``beta2``, ``epsilon`` (adam). Per-element tensors are not supported.
+        Copied: change ``step.config`` to change it (the next call records again).
+    optimize : bool
+        Record and replay the step (default). False runs it as plain code every time.
+    cuda_graph : bool
+        Also capture the step as a CUDA graph on a cuda device (needs ``optimize``).
+
+    Returns
+    -------
+    TrainStep
+        ``step(*batch)`` returns what ``f`` returned (fresh tensors); ``step.state`` holds the
+        optimizer's state (0-dim tensors for counters, trees like ``params`` for buffers), and
+        ``step.fn`` the optimized function (``recordings``, ``captures``, ``graph_fallbacks``...).
+
+    Examples
+    --------
+    >>> import flambeau.tensor as ft
+    >>> from flambeau import autograd
+    >>> w = ft.Tensor([1.0, -2.0])
+    >>> step = autograd.train_step(lambda w: (w * w).sum(), w, "adam", {"learning_rate": 0.1})
+    >>> [round(float(step()), 4) for _ in range(3)]
+    [5.0, 4.42, 3.8813]
+    >>> [round(v, 6) for v in w.tolist()], float(step.state["t"])
+    ([0.701586, -1.700623], 3.0)
+    """
+    return TrainStep(f, params, optimizer, config, optimize, cuda_graph)

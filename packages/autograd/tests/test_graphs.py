@@ -1,0 +1,433 @@
+"""CUDA graphs in optimized mode (``optimize(..., cuda_graph=True)``) and ``train_step``.
+
+The CPU tests cover what does not need a GPU: the option's plumbing and what it says on the cpu,
+which programs can be captured, and ``train_step`` against flambeau.optim (through
+``autograd.optim``) step by step. The tests marked ``gpu`` capture and replay real graphs on a cuda
+device (skipped, with the reason, where there is none).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import flambeau.tensor as ft
+from flambeau import autograd
+from flambeau.autograd import grad, optimize
+from flambeau.autograd.graphs import refusal
+from flambeau.autograd.model import _conv2d, _max_pool2d
+from flambeau.tensor.errors import ArgumentError, DomainError
+from flambeau.tensor.optable import trusted_values
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _cuda_reason() -> str:
+    try:
+        from flambeau.backends.cupy import CupyBackend
+    except ImportError as e:
+        return f"flambeau-cupy is not installed ({e})"
+    return str(CupyBackend().unavailable_reason())
+
+
+_REASON = _cuda_reason()
+gpu = pytest.mark.skipif(bool(_REASON), reason=f"no cuda here: {_REASON}")
+
+
+def _mlp_loss(p: dict[str, Any], x: Any, y: Any) -> Any:
+    h = ft.tanh(x @ p["W1"] + p["b1"])
+    z = h @ p["W2"] + p["b2"]
+    logp = z - ft.logsumexp(z, 1, keepdim=True)
+    return -ft.sum(logp * y)
+
+
+def _mlp(rng: np.random.Generator, dtype: Any, batch: int = 16) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    p = {
+        "W1": rng.standard_normal((12, 8)) / 4,
+        "b1": rng.standard_normal(8) * 0.1,
+        "W2": rng.standard_normal((8, 5)) / 3,
+        "b2": rng.standard_normal(5) * 0.1,
+    }
+    x = rng.standard_normal((batch, 12))
+    y = np.eye(5)[rng.integers(0, 5, batch)]
+    return {k: v.astype(dtype) for k, v in p.items()}, x.astype(dtype), y.astype(dtype)
+
+
+def _tensors(p: dict[str, np.ndarray], device: str = "cpu") -> dict[str, Any]:
+    return {k: ft.from_numpy(v.copy()).to(device) for k, v in p.items()}
+
+
+def _host(t: Any) -> np.ndarray:
+    return np.asarray(t.to("cpu").numpy(), dtype=np.float64)
+
+
+def _close(a: Any, b: Any, rtol: float, atol: float = 0.0) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _close(a[k], b[k], rtol, atol)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for u, v in zip(a, b, strict=True):
+            _close(u, v, rtol, atol)
+    else:
+        np.testing.assert_allclose(_host(a), _host(b), rtol=rtol, atol=atol)
+
+
+# -- the option on the cpu ------------------------------------------------------------------------
+
+
+def test_on_the_cpu_cuda_graph_changes_no_result_and_says_why_it_has_no_graph() -> None:
+    p, x, y = _mlp(np.random.default_rng(0), np.float64)
+    params = _tensors(p)
+    plain = grad(_mlp_loss)
+    dg = grad(_mlp_loss, optimize=True, cuda_graph=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning on the cpu: running without a graph is expected there
+        for k in range(3):
+            xs, ys = ft.from_numpy(x + k), ft.from_numpy(y)
+            _close(dg(params, xs, ys), plain(params, xs, ys), 1e-12)
+    assert dg.cuda_graph and dg.recordings == 1 and dg.replays == 2 and dg.captures == 0
+    assert dg.graph_fallbacks == ["not on a cuda device (CUDA graphs need one; the program runs as it is)"]
+    assert dg.fallbacks == []
+
+
+def test_grad_refuses_a_graph_without_optimize() -> None:
+    with pytest.raises(ArgumentError, match="cuda_graph=True needs optimize=True"):
+        grad(_mlp_loss, cuda_graph=True)
+
+
+def test_a_program_with_guards_cannot_be_captured_and_one_without_can() -> None:
+    def branchy(x: Any) -> Any:
+        return x * 2 if bool(x.sum() > 0) else x * 3
+
+    f = optimize(branchy)
+    f(ft.Tensor([1.0, 2.0]))
+    (prog,) = next(iter(f.programs.values()))
+    assert "guard" in (refusal(prog) or "")
+
+    g = optimize(grad(lambda x: (x.exp() * x).sum()))
+    g(ft.Tensor([1.0, 2.0]))
+    assert refusal(next(iter(g.programs.values()))[0]) is None
+
+
+def test_a_program_returning_a_python_number_from_the_device_cannot_be_captured() -> None:
+    f = optimize(grad(lambda a, b: a * b))  # float arguments: the gradient is a Python float
+    assert f(2.0, ft.Tensor([3.0]))[0] == 3.0
+    f(2.0, ft.Tensor([3.0]))
+    (prog,) = next(iter(f.programs.values()))
+    assert "Python number" in (refusal(prog) or "")
+
+
+# -- train_step on the cpu: flambeau.optim's updates, step by step ---------------------------------
+
+
+def _need_optim() -> None:
+    pytest.importorskip("flambeau.optim", reason="flambeau.optim (the optim extra) is not installed")
+
+
+def _net(p: dict[str, Any], x: Any, y: Any) -> Any:
+    pred = (x @ p["W"] + p["b"][0]).tanh()
+    d = pred - y
+    return (d * d).sum()
+
+
+def _net_params(rng: np.random.Generator) -> dict[str, Any]:
+    return {"W": ft.from_numpy(rng.standard_normal((3, 2))), "b": [ft.from_numpy(rng.standard_normal(2))]}
+
+
+def _copy(p: dict[str, Any]) -> dict[str, Any]:
+    return {"W": p["W"].clone(), "b": [p["b"][0].clone()]}
+
+
+CONFIGS = [
+    ("sgd", {"learning_rate": 0.1}),
+    ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),  # Torch's dampening = momentum
+    ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "dampening": 0, "nesterov": True, "weight_decay": 0.01}),
+    ("sgd", {"learning_rate": 0.1, "momentum": 0.5, "dampening": 0.1, "learning_rate_decay": 0.3}),
+    ("adam", {"learning_rate": 0.05}),
+    ("adam", {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6, "weight_decay": 0.1}),
+    ("adam", {"learning_rate": 0.05, "learning_rate_decay": 0.2}),
+]
+
+
+@pytest.mark.parametrize("optimize_it", [True, False], ids=["optimized", "plain"])
+@pytest.mark.parametrize(("name", "config"), CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)])
+def test_train_step_equals_flambeau_optim_step_by_step(name: str, config: dict[str, Any], optimize_it: bool) -> None:
+    _need_optim()
+    rng = np.random.default_rng(1)
+    mine = _net_params(rng)
+    theirs = _copy(mine)
+    step = autograd.train_step(_net, mine, name, config, optimize=optimize_it)
+    optimfn, state = getattr(autograd.optim, name)(grad(_net), dict(config), theirs)
+    for _ in range(6):
+        x, y = ft.from_numpy(rng.standard_normal((4, 3))), ft.from_numpy(rng.standard_normal((4, 2)))
+        loss = step(x, y)
+        _, want = optimfn(x, y)
+        assert abs(float(loss) - float(want)) <= 1e-12 * max(1.0, abs(float(want)))
+        _close(mine, theirs, 1e-12, 1e-14)
+    if optimize_it:
+        assert step.fn.recordings == 1 and step.fn.replays == 5 and step.fn.fallbacks == []
+
+
+def test_train_step_updates_the_callers_tensors_in_place_and_keeps_its_state_like_params() -> None:
+    rng = np.random.default_rng(2)
+    params = _net_params(rng)
+    w, b = params["W"], params["b"][0]
+    before = w.clone()
+    step = autograd.train_step(_net, params, "adam", {"learning_rate": 0.1})
+    x, y = ft.from_numpy(rng.standard_normal((4, 3))), ft.from_numpy(rng.standard_normal((4, 2)))
+    for _ in range(3):
+        step(x, y)
+    assert params["W"] is w and params["b"][0] is b  # the same tensors, new values
+    assert not bool((w - before).abs().max() == 0)
+    assert float(step.state["t"]) == 3.0 and step.state["t"].dim() == 0
+    assert step.state["m"].keys() == params.keys() and step.state["m"]["W"].size() == w.size()
+
+
+def test_train_step_results_are_fresh_every_call() -> None:
+    rng = np.random.default_rng(3)
+    params = _net_params(rng)
+    step = autograd.train_step(lambda p, x, y: (_net(p, x, y), p["W"] * 1.0), params, "sgd", {"learning_rate": 0.1})
+    x, y = ft.from_numpy(rng.standard_normal((4, 3))), ft.from_numpy(rng.standard_normal((4, 2)))
+    first = [step(x, y) for _ in range(2)]
+    kept = [(float(loss), pred.clone()) for loss, pred in first]
+    later = [step(x, y) for _ in range(2)]  # replays must not write into what earlier calls returned
+    for (loss, pred), (v, p) in zip(first, kept, strict=True):
+        assert float(loss) == v and bool((pred - p).abs().max() == 0)
+    arrays = [r[1]._a for r in first + later]
+    assert all(not np.shares_memory(a, c) for i, a in enumerate(arrays) for c in arrays[i + 1 :])
+    assert all(not np.shares_memory(a, params["W"]._a) for a in arrays)
+
+
+def test_train_step_records_again_for_a_new_signature_or_config() -> None:
+    rng = np.random.default_rng(4)
+    params = _net_params(rng)
+    step = autograd.train_step(_net, params, "sgd", {"learning_rate": 0.1})
+    batch = [
+        (ft.from_numpy(rng.standard_normal((n, 3))), ft.from_numpy(rng.standard_normal((n, 2)))) for n in (4, 4, 5)
+    ]
+    for x, y in batch:
+        step(x, y)
+    assert step.fn.recordings == 2 and step.fn.replays == 1  # batch 5 is a new signature
+    step.config["learning_rate"] = 0.2
+    theirs = _copy(params)
+    step(*batch[0])
+    x, y = batch[0]
+    g, _ = grad(_net)(theirs, x, y)
+    assert step.fn.recordings == 3
+    _close(params, {"W": theirs["W"] - 0.2 * g["W"], "b": [theirs["b"][0] - 0.2 * g["b"][0]]}, 1e-12)
+
+
+def test_train_step_updates_a_parameter_tensor_the_caller_put_in_its_place() -> None:
+    rng = np.random.default_rng(11)
+    params = _net_params(rng)
+    step = autograd.train_step(_net, params, "sgd", {"learning_rate": 0.1})
+    x, y = ft.from_numpy(rng.standard_normal((4, 3))), ft.from_numpy(rng.standard_normal((4, 2)))
+    step(x, y)
+    old = params["b"][0]
+    params["b"][0] = new = old.clone()
+    kept = old.clone()
+    g, _ = grad(_net)(_copy(params), x, y)
+    step(x, y)
+    assert bool((old - kept).abs().max() == 0)  # the tensor taken out is left alone
+    _close(new, kept - 0.1 * g["b"][0], 1e-12)
+
+
+def test_train_step_turning_momentum_on_later_starts_its_buffer_as_flambeau_optim_does() -> None:
+    _need_optim()
+    rng = np.random.default_rng(5)
+    mine = _net_params(rng)
+    theirs = _copy(mine)
+    step = autograd.train_step(_net, mine, "sgd", {"learning_rate": 0.1})
+    optimfn, state = autograd.optim.sgd(grad(_net), {"learning_rate": 0.1}, theirs)
+    for k in range(4):
+        if k == 2:
+            step.config["momentum"] = state["momentum"] = 0.5
+        x, y = ft.from_numpy(rng.standard_normal((4, 3))), ft.from_numpy(rng.standard_normal((4, 2)))
+        step(x, y)
+        optimfn(x, y)
+        _close(mine, theirs, 1e-12, 1e-14)
+
+
+def test_train_step_says_what_is_wrong_with_its_arguments() -> None:
+    params = {"W": ft.randn(3, 2)}
+    with pytest.raises(ArgumentError, match="unknown optimizer 'lbfgs'"):
+        autograd.train_step(_net, params, "lbfgs")
+    with pytest.raises(ArgumentError, match="sgd has no config key.*'learning_rates'"):
+        autograd.train_step(_net, params, "sgd", {"learning_rates": ft.ones(6)})
+    with pytest.raises(DomainError, match="Nesterov"):
+        autograd.train_step(_net, params, "sgd", {"momentum": 0.9, "nesterov": True})
+    with pytest.raises(ArgumentError, match="cuda_graph=True needs optimize=True"):
+        autograd.train_step(_net, params, "sgd", optimize=False, cuda_graph=True)
+    with pytest.raises(ArgumentError, match="floating-point tensors, found a Tensor of dtype int64"):
+        autograd.train_step(_net, {"W": ft.LongTensor([1])}, "sgd")
+
+
+def test_train_step_with_cuda_graph_on_the_cpu_runs_the_program() -> None:
+    rng = np.random.default_rng(6)
+    mine = _net_params(rng)
+    theirs = _copy(mine)
+    a = autograd.train_step(_net, mine, "adam", {"learning_rate": 0.1}, cuda_graph=True)
+    b = autograd.train_step(_net, theirs, "adam", {"learning_rate": 0.1})
+    x, y = ft.from_numpy(rng.standard_normal((4, 3))), ft.from_numpy(rng.standard_normal((4, 2)))
+    for _ in range(3):
+        assert float(a(x, y)) == float(b(x, y))
+    _close(mine, theirs, 0.0)
+    assert a.fn.captures == 0 and len(a.fn.graph_fallbacks) == 1
+
+
+# -- on a cuda device ------------------------------------------------------------------------------
+
+
+def _convnet_loss(p: dict[str, Any], x: Any, y: Any) -> Any:
+    h = _max_pool2d(ft.tanh(_conv2d(x, p["W1"], p["b1"], 1, 0)), 2)
+    h = _conv2d(h, p["W2"], p["b2"], 1, 0).reshape(x.size(0), 6)
+    z = h @ p["W3"] + p["b3"]
+    logp = z - ft.logsumexp(z, 1, keepdim=True)
+    return -logp.gather(1, y.view(-1, 1)).mean()
+
+
+def _convnet(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    p = {
+        "W1": rng.uniform(-0.3, 0.3, (4, 3, 3, 3)),
+        "b1": rng.uniform(-0.1, 0.1, 4),
+        "W2": rng.uniform(-0.3, 0.3, (6, 4, 3, 3)),
+        "b2": rng.uniform(-0.1, 0.1, 6),
+        "W3": rng.uniform(-0.3, 0.3, (6, 3)),
+        "b3": rng.uniform(-0.1, 0.1, 3),
+    }
+    x = rng.standard_normal((5, 3, 10, 10))
+    return {k: v.astype(np.float32) for k, v in p.items()}, x.astype(np.float32), rng.integers(0, 3, 5)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("model", ["mlp", "convnet"])
+def test_graph_replays_equal_direct_mode_with_new_inputs(model: str) -> None:
+    # The convnet's index ops (the targets' gather, unfold's backward) check their index ranges on
+    # the host, which no graph can hold: it is captured inside trusted_values(), as documented.
+    with trusted_values() if model == "convnet" else warnings.catch_warnings():
+        _graph_against_direct(model)
+
+
+def _graph_against_direct(model: str) -> None:
+    rng = np.random.default_rng(7)
+    if model == "mlp":
+        p, x, y = _mlp(rng, np.float32)
+        loss = _mlp_loss
+        batches = [(x * (1 + 0.1 * k), y) for k in range(4)]
+    else:
+        p, x, yi = _convnet(rng)
+        loss = _convnet_loss
+        batches = [(x * (1 + 0.1 * k), yi) for k in range(4)]
+    params = _tensors(p, "cuda")
+    direct = grad(loss)
+    dg = grad(loss, optimize=True, cuda_graph=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a graph falling back would warn
+        seen = []
+        for xb, yb in batches:  # new tensors every call: the second capture copies them in
+            xs, ys = ft.from_numpy(xb.copy()).to("cuda"), ft.from_numpy(yb.copy()).to("cuda")
+            got, want = dg(params, xs, ys), direct(params, xs, ys)
+            _close(got, want, 1e-4, 1e-6)
+            seen.append(float(got[1]))
+    assert dg.captures >= 1 and dg.graph_fallbacks == []
+    assert len(set(seen)) == len(seen)  # new inputs, new results
+    # The same tensors refilled in place: read where they are, no new capture.
+    xs, ys = ft.from_numpy(batches[0][0].copy()).to("cuda"), ft.from_numpy(batches[0][1].copy()).to("cuda")
+    dg(params, xs, ys)
+    dg(params, xs, ys)
+    captures = dg.captures
+    for xb, _ in batches[1:]:
+        xs.copy_(ft.from_numpy(xb.copy()).to("cuda"))
+        _close(dg(params, xs, ys), direct(params, xs, ys), 1e-4, 1e-6)
+    assert dg.captures == captures
+
+
+@pytest.mark.gpu
+@gpu
+def test_graph_results_are_not_aliased_across_replays_unless_asked() -> None:
+    p, x, y = _mlp(np.random.default_rng(8), np.float32)
+    params = _tensors(p, "cuda")
+    xs, ys = ft.from_numpy(x).to("cuda"), ft.from_numpy(y).to("cuda")
+    dg = grad(_mlp_loss, optimize=True, cuda_graph=True)
+    dg(params, xs, ys)  # recorded
+    first = dg(params, xs, ys)  # captured and launched
+    kept = _host(first[0]["W1"]), float(first[1])
+    xs.mul_(2.0)
+    second = dg(params, xs, ys)
+    assert dg.captures == 1
+    np.testing.assert_array_equal(_host(first[0]["W1"]), kept[0])
+    assert float(first[1]) == kept[1] != float(second[1])
+    assert first[0]["W1"]._a.data.ptr != second[0]["W1"]._a.data.ptr
+    stable = optimize(grad(_mlp_loss), stable_buffers=True, cuda_graph=True)
+    outs = [stable(params, xs, ys) for _ in range(3)]
+    assert outs[1][0]["W1"]._a.data.ptr == outs[2][0]["W1"]._a.data.ptr  # the graph's own output arrays
+
+
+@pytest.mark.gpu
+@gpu
+def test_a_capture_that_reads_the_host_ends_cleanly_and_the_program_runs_without_a_graph() -> None:
+    # Outside trusted_values() the convnet's index range checks read the device while capturing.
+    p, x, yi = _convnet(np.random.default_rng(10))
+    params = _tensors(p, "cuda")
+    direct = grad(_convnet_loss)
+    dg = grad(_convnet_loss, optimize=True, cuda_graph=True)
+    xs, ys = ft.from_numpy(x).to("cuda"), ft.from_numpy(yi).to("cuda")
+    dg(params, xs, ys)
+    with pytest.warns(RuntimeWarning, match="without a CUDA graph: capturing it failed"):
+        got = dg(params, xs, ys)
+    _close(got, direct(params, xs, ys), 1e-4, 1e-6)
+    assert dg.captures == 0 and len(dg.graph_fallbacks) == 1 and "trusted_values" in dg.graph_fallbacks[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        xs.mul_(0.5)
+        _close(dg(params, xs, ys), direct(params, xs, ys), 1e-4, 1e-6)
+
+
+@pytest.mark.gpu
+@gpu
+def test_a_function_with_a_guard_runs_without_a_graph_and_says_why() -> None:
+    def f(x: Any) -> Any:
+        return (x * x).sum() if bool(x.sum() > 0) else x.sum()
+
+    dg = grad(f, optimize=True, cuda_graph=True)
+    x = ft.from_numpy(np.array([1.0, 2.0], dtype=np.float32)).to("cuda")
+    dg(x)
+    with pytest.warns(RuntimeWarning, match="without a CUDA graph: it reads tensor values on the host"):
+        g, v = dg(x)
+    assert _host(g).tolist() == [2.0, 4.0] and dg.captures == 0 and len(dg.graph_fallbacks) == 1
+    g, v = dg(-x)  # the other branch: recorded and replayed as before
+    assert _host(g).tolist() == [1.0, 1.0]
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "dampening": 0, "nesterov": True}),
+        ("adam", {"learning_rate": 0.01}),
+    ],
+)
+def test_train_step_with_a_graph_equals_it_without(name: str, config: dict[str, Any]) -> None:
+    rng = np.random.default_rng(9)
+    p, x, y = _mlp(rng, np.float32)
+    with_graph, without = _tensors(p, "cuda"), _tensors(p, "cuda")
+    a = autograd.train_step(_mlp_loss, with_graph, name, config, cuda_graph=True)
+    b = autograd.train_step(_mlp_loss, without, name, config)
+    xs, ys = ft.from_numpy(x).to("cuda"), ft.from_numpy(y).to("cuda")
+    w1 = with_graph["W1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for k in range(5):
+            xs.copy_(ft.from_numpy(x * (1 + 0.1 * k)).to("cuda"))
+            la, lb = a(xs, ys), b(xs, ys)
+            np.testing.assert_allclose(float(la), float(lb), rtol=1e-4)
+            _close(with_graph, without, 1e-4, 1e-6)
+    assert a.fn.captures == 1 and a.fn.graph_fallbacks == [] and with_graph["W1"] is w1
+    _close(a.state, b.state, 1e-4, 1e-6)
