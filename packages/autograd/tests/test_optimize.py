@@ -16,7 +16,7 @@ import pytest
 from same import assert_same
 
 import flambeau.tensor as ft
-from flambeau.autograd import detach, grad, optimize
+from flambeau.autograd import detach, grad, optimize, program
 from flambeau.tensor.testing import host, on_device
 
 
@@ -50,7 +50,8 @@ def _mlp_args(seed: int, batch: int = 4) -> tuple[Any, ...]:
 
 
 @pytest.mark.device
-def test_replays_equal_plain_mode_on_new_values_and_record_once() -> None:
+def test_replays_equal_plain_mode_on_new_values_and_record_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program, "FUSE_ON", set())  # the program's text and buffers, unfused on any device
     fast, plain = grad(_mlp, optimize=True), grad(_mlp)
     for seed in range(4):
         assert_same(fast(*_mlp_args(seed)), plain(*_mlp_args(seed)))
@@ -140,7 +141,8 @@ def test_results_are_fresh_on_every_call() -> None:
 
 
 @pytest.mark.device
-def test_stable_buffers_reuse_the_memory_of_results() -> None:
+def test_stable_buffers_reuse_the_memory_of_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program, "FUSE_ON", set())  # the program's text and buffers, unfused on any device
     fast = optimize(grad(lambda x: (ft.tanh(x) * 2).sum()), stable_buffers=True)
     x = on_device(np.linspace(-1, 1, 8192))
     fast(x)
@@ -152,7 +154,8 @@ def test_stable_buffers_reuse_the_memory_of_results() -> None:
 
 
 @pytest.mark.device
-def test_intermediates_live_in_buffers_reused_across_calls() -> None:
+def test_intermediates_live_in_buffers_reused_across_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program, "FUSE_ON", set())  # the program's text and buffers, unfused on any device
     fast = grad(lambda x: ft.tanh(ft.sin(x) * 1.01 + x).sum(), optimize=True)
     x = on_device(np.linspace(-1, 1, 10000))
     fast(x)

@@ -345,7 +345,8 @@ def read_only(a: Any) -> bool:
     writeable = getattr(getattr(a, "flags", None), "writeable", None)
     if writeable is not None:
         return not writeable
-    return any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True))
+    # cupy gives every dim of an empty array stride 0: nothing repeats there, nothing is written
+    return a.size > 0 and any(st == 0 and n > 1 for n, st in zip(a.shape, a.strides, strict=True))
 
 
 def check_writable(target: Any, label: str) -> None:
