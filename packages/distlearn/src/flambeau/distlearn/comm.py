@@ -327,6 +327,20 @@ class Comm:
         self.wait([self.comm.Ibcast(b, root=root) for b in packed.buffers.values()], "broadcast")
         return packed.unpack()
 
+    def synchronize(self, params: Any, state: dict[str, Any] | None = None) -> Any:
+        """Rank 0's parameters on every rank (in place) and, when given, its optimizer ``state``.
+
+        ``state`` (a flambeau.optim state or config dict) is replaced in place by rank 0's, so a
+        run resumed from rank 0's checkpoint continues on every rank alike. Returns ``params``.
+        """
+        params = self.broadcast(params, root=0, check=True)
+        if state is not None:
+            theirs = self.broadcast_object(state, root=0)
+            if theirs is not state:
+                state.clear()
+                state.update(theirs)
+        return params
+
     def broadcast_object(self, obj: Any, root: int = 0) -> Any:
         """The root's ``obj`` on every rank (pickled): optimizer states, configs, anything picklable.
 

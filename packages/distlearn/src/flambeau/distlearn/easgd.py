@@ -56,12 +56,7 @@ class AllReduceEA:
 
     def synchronize_parameters(self, params: Any, state: dict[str, Any] | None = None) -> Any:
         """Give every rank rank 0's parameters (and optimizer state); the center starts there."""
-        params = self.comm.broadcast(params, root=0, check=True)
-        if state is not None:
-            theirs = self.comm.broadcast_object(state, root=0)
-            if theirs is not state:
-                state.clear()
-                state.update(theirs)
+        params = self.comm.synchronize(params, state)
         self.center = [leaf.clone() for _, leaf in _tree.leaves(params) if isinstance(leaf, Tensor)]
         return params
 

@@ -49,18 +49,8 @@ class AllReduceSGD:
         self.steps = 0
 
     def synchronize_parameters(self, params: Any, state: dict[str, Any] | None = None) -> Any:
-        """Give every rank rank 0's parameters (in place) and, when given, its optimizer state.
-
-        ``state`` (a flambeau.optim state or config dict) is replaced in place by rank 0's, so a
-        run resumed from rank 0's checkpoint continues on every rank alike. Returns ``params``.
-        """
-        params = self.comm.broadcast(params, root=0, check=True)
-        if state is not None:
-            theirs = self.comm.broadcast_object(state, root=0)
-            if theirs is not state:
-                state.clear()
-                state.update(theirs)
-        return params
+        """Give every rank rank 0's parameters (in place) and optimizer state: :meth:`Comm.synchronize`."""
+        return self.comm.synchronize(params, state)
 
     def all_reduce_gradients(self, grads: Any, mean: bool = True) -> Any:
         """Sum (or average, by default) a tree of gradients over the ranks, in place; returns it."""
