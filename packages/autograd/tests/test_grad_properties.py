@@ -29,7 +29,7 @@ from gradcase import GradCase, default_wrt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from same import assert_same
-from test_optimize_table import _weighted_sum
+from test_optimize_table import _weighted_loss
 from test_rules import _function, _params, _tensor
 
 import flambeau.tensor as ft
@@ -97,21 +97,11 @@ def test_gradients_match_finite_differences_at_random_points(
 def test_optimized_gradient_equals_plain_at_random_points(
     name: str, case: GradCase, point: tuple[int, float], other: tuple[int, float]
 ) -> None:
-    op = OPS[name]
-    fn = _function(op, case)
     points = []
     for seed, scale in (point, other):
         args = [_tensor(_perturb(a, np.random.default_rng(seed), scale)) for a in case.args]
         points.append(args)
-    wrt = default_wrt(op, points[0], case) or [i for i, a in enumerate(points[0]) if isinstance(a, list)]
-    rng = np.random.default_rng(7)
-    weights: list[Any] = []
-
-    def loss(ws: list[Any], rest: list[Any]) -> Any:
-        full = list(rest)
-        for i, w in zip(wrt, ws, strict=True):
-            full[i] = w
-        return _weighted_sum(fn(*full, **case.kwargs), rng, weights)
+    loss, wrt = _weighted_loss(OPS[name], case, points[0])
 
     plain = grad(loss)
     fast = grad(loss, optimize=True)

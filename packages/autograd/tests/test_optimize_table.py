@@ -9,6 +9,7 @@ gradient with respect to the case's differentiated arguments is taken plainly an
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,21 +41,10 @@ def _weighted_sum(out: Any, rng: np.random.Generator, weights: list[Any]) -> Any
     return total
 
 
-def _perturbed(v: Any, rng: np.random.Generator) -> Any:
-    if isinstance(v, ft.Tensor) and v.dtype.kind == "f":
-        return v * on_device(1 + 1e-3 * rng.uniform(-1, 1, tuple(v.size())))
-    if isinstance(v, list):
-        return [_perturbed(x, rng) for x in v]
-    return v
-
-
-@pytest.mark.parametrize(("name", "case"), _params())
-def test_optimized_gradient_equals_plain(name: str, case: Any) -> None:
-    op = OPS[name]
-    args = [_tensor(a) for a in case.args]
-    wrt = default_wrt(op, args, case)
-    if not wrt:
-        wrt = [i for i, a in enumerate(args) if isinstance(a, list)]
+def _weighted_loss(op: Any, case: Any, args: list[Any]) -> tuple[Callable[[list[Any], list[Any]], Any], list[int]]:
+    """``(loss, wrt)``: the weighted sum of the op's float outputs as a function ``loss(ws, rest)``
+    of the arguments at positions ``wrt`` (``ws``), the others taken from ``rest``."""
+    wrt = default_wrt(op, args, case) or [i for i, a in enumerate(args) if isinstance(a, list)]
     fn = _function(op, case)
     rng = np.random.default_rng(7)
     weights: list[Any] = []
@@ -65,6 +55,21 @@ def test_optimized_gradient_equals_plain(name: str, case: Any) -> None:
             full[i] = w
         return _weighted_sum(fn(*full, **case.kwargs), rng, weights)
 
+    return loss, wrt
+
+
+def _perturbed(v: Any, rng: np.random.Generator) -> Any:
+    if isinstance(v, ft.Tensor) and v.dtype.kind == "f":
+        return v * on_device(1 + 1e-3 * rng.uniform(-1, 1, tuple(v.size())))
+    if isinstance(v, list):
+        return [_perturbed(x, rng) for x in v]
+    return v
+
+
+@pytest.mark.parametrize(("name", "case"), _params())
+def test_optimized_gradient_equals_plain(name: str, case: Any) -> None:
+    args = [_tensor(a) for a in case.args]
+    loss, wrt = _weighted_loss(OPS[name], case, args)
     ws = [args[i] for i in wrt]
     plain = grad(loss)
     fast = optimize(grad(loss))

@@ -45,27 +45,29 @@ def test_leaves_and_rebuild_keep_the_tree_structure():
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("call", "error", "message"),
     [
-        (lambda c: c.all_reduce([ft.zeros(2)], op="prod"), "op must be one of"),
+        (lambda c: c.all_reduce([ft.zeros(2)], op="prod"), ft.ArgumentError, "op must be one of"),
         (
             lambda c: c.all_reduce({"i": ft.zeros(2, dtype=ft.int64)}, op="mean"),
+            ft.DTypeError,
             "['i']: tensor of size (2,) and dtype int64",
         ),
-        (lambda c: c.all_reduce({"e": ft.zeros(1).expand(3)}), "read-only (expanded) view"),
-        (lambda c: c.all_reduce({"s": "text"}), "leaf ['s'] is a str"),
-        (lambda c: c.broadcast([ft.zeros(1)], root=1), "root must be a rank in [0, 1)"),
+        (lambda c: c.all_reduce({"e": ft.zeros(1).expand(3)}), ft.ArgumentError, "read-only (expanded) view"),
+        (lambda c: c.all_reduce({"s": "text"}), TypeError, "leaf ['s'] is a str"),
+        (lambda c: c.broadcast([ft.zeros(1)], root=1), ft.ArgumentError, "root must be a rank in [0, 1)"),
+        (lambda c: c.broadcast_object({}, root=-1), ft.ArgumentError, "root must be a rank in [0, 1)"),
     ],
 )
-def test_bad_arguments_are_refused_before_anything_moves(comm, call, message):
-    with pytest.raises(Exception, match=None) as e:
+def test_bad_arguments_are_refused_before_anything_moves(comm, call, error, message):
+    with pytest.raises(error) as e:
         call(comm)
     assert message in str(e.value)
 
 
 def test_a_refused_all_reduce_leaves_the_tree_as_it_was(comm):
     good = ft.Tensor([1.0, 2.0])
-    with pytest.raises(Exception, match="int64"):
+    with pytest.raises(ft.DTypeError, match="int64"):
         comm.all_reduce([good, ft.zeros(2, dtype=ft.int64)], op="mean")
     assert good.tolist() == [1.0, 2.0]
 
@@ -103,3 +105,38 @@ def test_the_sharder_refuses_what_cannot_be_split():
         distlearn.Sharder(5, 3, rank=0, size=2)
     with pytest.raises(ValueError, match="rank 2 is not in"):
         distlearn.Sharder(50, 3, rank=2, size=2)
+
+
+def test_a_comm_that_lost_a_rank_refuses_every_later_collective():
+    c = distlearn.Comm(timeout=5)
+    c._lost = distlearn.RankLostError("lost", [3])  # as Comm.wait leaves it after the deadline
+    with pytest.raises(distlearn.RankLostError, match=r"already lost rank\(s\) \[3\]"):
+        c.barrier()
+    with pytest.raises(distlearn.RankLostError):
+        c.all_reduce([ft.zeros(1)])
+
+
+def test_signatures_say_what_differs():
+    mine = tree.signature({"w": ft.zeros(2, 3), "n": 1})
+    assert mine == ["['w']: tensor of size (2, 3) and dtype float64", "['n']: int number"]
+    assert tree.first_difference(mine[:1], mine) == "1 leaves where rank 0 has 2"
+    other = tree.signature({"w": ft.zeros(3, 2), "n": 1})
+    assert tree.first_difference(other, mine) == (
+        "\"['w']: tensor of size (3, 2) and dtype float64\" where rank 0 has"
+        " \"['w']: tensor of size (2, 3) and dtype float64\""
+    )
+
+
+def test_easgd_refuses_params_that_are_not_the_synchronized_tree(comm):
+    ea = distlearn.AllReduceEA(comm, tau=1, alpha=0.5)
+    ea.synchronize_parameters([ft.zeros(2), ft.zeros(1)])
+    with pytest.raises(ValueError, match="params has 1 tensors, the center 2"):
+        ea.average_parameters([ft.zeros(2)])
+
+
+def test_the_sharder_takes_rank_and_size_from_a_comm(comm):
+    s = distlearn.Sharder(6, 2, comm=comm, shuffle=False)
+    assert (s.rank, s.size, len(s)) == (0, 1, 3)
+    assert [b.tolist() for b in s.batches(4)] == [[0, 1], [2, 3], [4, 5]]  # in order, every epoch
+    with pytest.raises(ValueError, match="give rank and size, or comm"):
+        distlearn.Sharder(6, 2)

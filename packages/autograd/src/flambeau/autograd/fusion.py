@@ -32,6 +32,7 @@ full source in :data:`_CUDA_KERNELS`.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,6 +223,11 @@ class Node:
     ctype: np.dtype
     dtype: np.dtype
     arg_types: list[np.dtype | None] = field(default_factory=list)  # per argument, None for literals
+
+
+def _operand_type(node: Node, k: int) -> np.dtype:
+    """The type node's k-th operand is converted to: bool for logic ops and where's condition."""
+    return _BOOL if node.fn.family == "logic" or (node.fn.family == "where" and k == 0) else node.ctype
 
 
 @dataclass
@@ -450,7 +456,7 @@ class Kernel:
             self.preamble = PREAMBLE + f"__device__ {ct} {fname}({args}) {{\n{body}    return {stmts[-1]};\n}}\n"
             self.map_expr = f"{fname}({', '.join(n for n, _ in params)})"
             self.reduce_expr = "a + b"
-            count = _numel(shape) // max(_numel(red_shape), 1)
+            count = math.prod(shape) // max(math.prod(red_shape), 1)
             self.post_map_expr = "out0 = a" if reduce[0] == "sum" else f"out0 = a / {_literal(count, out_dtype)}"
             self.identity = "0"
             self.reduce_type = ct
@@ -461,7 +467,7 @@ class Kernel:
 
     def _arg(self, node: Node, k: int) -> str:
         a = node.args[k]
-        want = _BOOL if node.fn.family == "logic" or (node.fn.family == "where" and k == 0) else node.ctype
+        want = _operand_type(node, k)
         if a[0] == "l":
             return "None" if a[1] is None else _literal(a[1], want)
         name = self.params[a[1]][0] if a[0] == "p" else f"t{a[1]}"
@@ -479,11 +485,7 @@ class Kernel:
             if node.fn.family == "cast":
                 expr = self._arg(node, 0)
             else:
-                args = [self._arg(node, m) for m in range(len(node.args))]
-                if node.fn is UFUNCS["power"] and node.args[1][0] == "l" and node.args[1][1] in (1, 2):
-                    expr = args[0] if node.args[1][1] == 1 else f"{args[0]} * {args[0]}"
-                else:
-                    expr = node.fn.c(args, node.ctype)
+                expr = node.fn.c([self._arg(node, m) for m in range(len(node.args))], node.ctype)
             out.append(expr if k == len(self.nodes) - 1 else f"{_C_TYPES[node.dtype.name]} t{k} = {expr};")
         return out
 
@@ -516,7 +518,7 @@ class Kernel:
         for node in self.nodes:
             args: list[Any] = []
             for k, a in enumerate(node.args):
-                want = _BOOL if node.fn.family == "logic" or (node.fn.family == "where" and k == 0) else node.ctype
+                want = _operand_type(node, k)
                 if a[0] == "l":
                     args.append(None if a[1] is None else np.asarray(a[1], dtype=want)[()])
                 else:
@@ -524,8 +526,6 @@ class Kernel:
                     args.append(np.asarray(x).astype(want, copy=False))
             if node.fn.family == "cast":
                 r = args[0]
-            elif node.fn is UFUNCS["power"] and node.args[1][0] == "l" and node.args[1][1] in (1, 2):
-                r = args[0] if node.args[1][1] == 1 else args[0] * args[0]
             else:
                 with np.errstate(all="ignore"):
                     r = node.fn.np_fn(*args)
@@ -575,13 +575,6 @@ class Kernel:
 # Built cupy kernels by name (a hash of the full source and types): shared by all programs.
 _CUDA_KERNELS: dict[str, Any] = {}
 _CAST = Spec(lambda a, t: a[0], lambda x: x, "cast")
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def make_kernel(cap: Capture, keep: list[Ins], group: list[int], cuda: bool) -> tuple[Kernel, list[tuple[Any, ...]]]:
@@ -634,6 +627,9 @@ def make_kernel(cap: Capture, keep: list[Ins], group: list[int], cuda: bool) -> 
         args = [r for r, _ in refs]
         types = [t for _, t in refs]
         spec = pl.spec or _CAST
+        if spec is UFUNCS["power"] and args[1][0] == "l" and args[1][1] in (1, 2):
+            # x**1 and x**2 need no pow(): x itself (converted) or x * x
+            spec, args, types = (_CAST if args[1][1] == 1 else UFUNCS["square"]), args[:1], types[:1]
         if spec.family == "cmp":
             ctype = np.result_type(*[t if t is not None else a[1] for a, t in zip(args, types, strict=True)])
         elif spec.family == "logic":

@@ -47,8 +47,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .capture import _new
-from .program import Program
+from .program import Program, _wrap
 from .tree import tree_map
 
 __all__ = ["CapturedGraph", "GraphCaptureError", "Written", "is_cuda", "refusal"]
@@ -117,15 +116,6 @@ def is_cuda(leaves: list[Any], device: Any) -> bool:
     """
     dev = leaves[0]._d if leaves else device
     return getattr(dev, "type", None) == "cuda" and getattr(dev.xp, "__name__", "") == "cupy"
-
-
-def _wrap(a: Any, d: Any) -> Any:
-    from flambeau.tensor import Tensor
-
-    t = _new(Tensor)
-    t._a = a
-    t._d = d
-    return t
 
 
 class CapturedGraph:

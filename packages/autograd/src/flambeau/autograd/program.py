@@ -10,6 +10,7 @@ reused from call to call (values whose lifetimes do not overlap share one), and 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -150,13 +151,6 @@ def _broadcast(cap: Capture, items: list[Any]) -> tuple[int, ...] | None:
         return None
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def _buffers(
     cap: Capture,
     keep: list[Ins],
@@ -187,7 +181,7 @@ def _buffers(
             and ins.fix == ("",)
             and not cap.vars[o].aliased
             and (stable or o not in needed)
-            and _numel(cap.shapes[o]) >= BUFFER_MIN
+            and math.prod(cap.shapes[o]) >= BUFFER_MIN
         ):
             key = (cap.shapes[o], cap.dtypes[o], cap.vars[o].dev)
             pool = free.get(key)

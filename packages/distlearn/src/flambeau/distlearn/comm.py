@@ -28,6 +28,7 @@ import numpy as np
 
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import ArgumentError, DTypeError, FlambeauError
+from flambeau.tensor.optable import read_only
 
 from . import tree as _tree
 
@@ -73,15 +74,6 @@ def _abort_if_broken() -> None:
         time.sleep(linger)
         comm.Abort(1)
         os._exit(1)  # pragma: no cover - Abort does not return
-
-
-def _numbers_dtype(tree: Any) -> np.dtype:
-    """The dtype numbers are averaged in: the first float tensor's (the loss joins the gradients'
-    buffer: one all-reduce per step), float64 when there is none."""
-    for _, leaf in _tree.leaves(tree):
-        if isinstance(leaf, Tensor) and np.dtype(leaf.dtype).kind == "f":
-            return np.dtype(leaf.dtype)
-    return np.dtype(np.float64)
 
 
 def _watchdog(watch: Any, rank: int) -> None:
@@ -291,23 +283,14 @@ class Comm:
         if op not in OPS:
             raise ArgumentError(f"distlearn.all_reduce: op must be one of {OPS}, got {op!r}")
         what = f"all_reduce({op})"
-        packed = self._pack(tree, what, _numbers_dtype(tree) if op == "mean" else None)
-        if op == "mean":
-            for path, leaf in packed.items:
-                if isinstance(leaf, Tensor) and np.dtype(leaf.dtype).kind not in "fc":
-                    raise DTypeError(
-                        f"distlearn.all_reduce(mean): leaf {_tree.describe(path, leaf)}; the mean of integer"
-                        " or boolean values is not one of them: use op='sum'"
-                    )
+        packed = self._pack(tree, what, mean=op == "mean")
         if check:
             self.check_tree(tree, what)
         mpi = self.mpi
         mpi_op = {"sum": mpi.SUM, "mean": mpi.SUM, "max": mpi.MAX, "min": mpi.MIN}[op]
         self._enter()
         self.wait([self.comm.Iallreduce(mpi.IN_PLACE, b, op=mpi_op) for b in packed.buffers.values()], what)
-        if op == "mean" and self.size > 1:
-            return packed.unpack(lambda b: np.true_divide(b, self.size, out=b))
-        return packed.unpack()
+        return packed.unpack(divide=self.size if op == "mean" else 1)
 
     def broadcast(self, tree: Any, root: int = 0, check: bool = True) -> Any:
         """Give every rank the root's values: tensor leaves in place, numbers in the returned tree.
@@ -320,7 +303,7 @@ class Comm:
         2
         """
         self._root(root, "broadcast")
-        packed = self._pack(tree, "broadcast", None)
+        packed = self._pack(tree, "broadcast")
         if check:
             self.check_tree(tree, "broadcast")
         self._enter()
@@ -367,13 +350,25 @@ class Comm:
         if not 0 <= root < self.size:
             raise ArgumentError(f"distlearn.{what}: root must be a rank in [0, {self.size}), got {root!r}")
 
-    def _pack(self, tree: Any, what: str, numbers_as: np.dtype | None) -> _tree.Packed:
-        from flambeau.tensor.optable import read_only
-
+    def _pack(self, tree: Any, what: str, mean: bool = False) -> _tree.Packed:
+        """The tree's buffers, once every leaf is known to take its result (else nothing is copied)."""
+        numbers_as = None
         for path, leaf in _tree.leaves(tree):
-            if isinstance(leaf, Tensor) and read_only(leaf._a):
+            if not isinstance(leaf, Tensor):
+                continue
+            if read_only(leaf._a):
                 raise ArgumentError(
                     f"distlearn.{what}: leaf {_tree.describe(path, leaf)} is a read-only (expanded) view: its"
                     " result cannot be written into it"
                 )
-        return _tree.Packed(tree, what, numbers_as)
+            kind = np.dtype(leaf.dtype).kind
+            if mean and kind not in "fc":
+                raise DTypeError(
+                    f"distlearn.{what}: leaf {_tree.describe(path, leaf)}; the mean of integer"
+                    " or boolean values is not one of them: use op='sum'"
+                )
+            if mean and numbers_as is None and kind == "f":
+                numbers_as = np.dtype(leaf.dtype)  # the loss joins the gradients' buffer: one all-reduce
+        if mean and numbers_as is None:
+            numbers_as = np.dtype(np.float64)
+        return _tree.Packed(tree, numbers_as)

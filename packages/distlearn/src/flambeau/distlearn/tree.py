@@ -8,7 +8,6 @@ a step's gradients, however many leaves they have, make one all-reduce per dtype
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,7 +88,7 @@ class Packed:
     its own memory is the buffer.
     """
 
-    def __init__(self, tree: Any, what: str, numbers_as: np.dtype | None = None):
+    def __init__(self, tree: Any, numbers_as: np.dtype | None = None):
         self.tree = tree
         self.numbers_as = numbers_as
         self.items = leaves(tree)
@@ -138,13 +137,13 @@ class Packed:
                 self.buffers[dt][at : at + n] = host[o : o + n]
                 o += n
 
-    def unpack(self, finish: Callable[[np.ndarray], np.ndarray] | None = None) -> Any:
-        """Write the buffers back into the tree; ``finish`` maps each buffer first (the mean's division)."""
-        bufs = {dt: (finish(b) if finish else b) for dt, b in self.buffers.items()}
-        if self._inplace:
-            if finish is not None:
-                own = self.buffers[np.dtype(self.tree.dtype)]
-                own[...] = bufs[np.dtype(self.tree.dtype)]
+    def unpack(self, divide: int = 1) -> Any:
+        """Write the buffers back into the tree, divided by ``divide`` first (the mean's division)."""
+        if divide != 1:
+            for b in self.buffers.values():
+                np.true_divide(b, divide, out=b)
+        bufs = self.buffers
+        if self._inplace:  # the tensor's own memory holds the result already
             return self.tree
         values: list[Any] = []
         by_device: dict[tuple[Any, np.dtype], list[int]] = {}
