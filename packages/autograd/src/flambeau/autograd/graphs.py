@@ -23,10 +23,14 @@ How a graph is captured (:class:`CapturedGraph`):
 2. Memory. Everything the program allocates while captured comes from a private
    ``cupy.cuda.MemoryPool`` kept alive with the graph: the graph reuses those addresses at every
    launch, so no other allocation may ever be handed that memory.
-3. Warm-up. Before the capture the program runs (twice, or until the pool stops growing) on a side
+3. The capture's program. cupy refuses every cuBLAS call while a stream captures, so the program
+   is compiled once more (:func:`capture_run`) with the backend's ``capture_namespace()`` in
+   place of cupy: its ``matmul`` and ``dot`` call cuBLAS's GEMM directly (float32 and float64;
+   ``flambeau.backends.cupy.capture``). The warm-up and the capture run that program.
+4. Warm-up. Before the capture the program runs (twice, or until the pool stops growing) on a side
    stream with that pool: kernels compile, cuBLAS initialises and the pool caches every block the
    capture will ask for, so that nothing synchronising is called while capturing.
-4. Capture. ``stream.begin_capture()`` (thread-local mode: a synchronising call made while
+5. Capture. ``stream.begin_capture()`` (thread-local mode: a synchronising call made while
    capturing raises rather than runs outside the graph); ``run(static inputs)``;
    ``graph = stream.end_capture()``. An exception while capturing ends the capture (its graph is
    discarded) and the signature runs its program as before, without a graph;
@@ -34,7 +38,7 @@ How a graph is captured (:class:`CapturedGraph`):
    index ranges read the indices on the host: a function indexing with tensors (``gather``,
    ``index_select``, advanced ``[]``) is captured only inside ``flambeau.tensor.optable.trusted_values()``,
    where those checks are skipped.
-5. Replay, all on the current stream (ordered after the work that made the inputs): copy the
+6. Replay, all on the current stream (ordered after the work that made the inputs): copy the
    copied inputs in, ``graph.launch()``, then return fresh copies of the results, so a later
    replay never overwrites what an earlier one returned. With ``stable_buffers=True`` the results
    are the graph's own output arrays instead: no copies, but the next replay overwrites them.
@@ -50,7 +54,7 @@ from typing import Any
 from .program import Program, _wrap
 from .tree import tree_map
 
-__all__ = ["CapturedGraph", "GraphCaptureError", "Written", "is_cuda", "refusal"]
+__all__ = ["CapturedGraph", "GraphCaptureError", "Written", "capture_run", "is_cuda", "refusal"]
 
 WARMUPS = 3  # at most this many warm-up runs, until the private pool stops growing
 
@@ -105,6 +109,52 @@ def refusal(prog: Program) -> str | None:
     if _FLOAT_RESULT.search(ret):
         return "it returns a Python number computed on the device (reading it is a host synchronisation)"
     return None
+
+
+def capture_run(prog: Program, namespace: Any) -> Callable[[list[Any]], Any]:
+    """``prog``'s ``run`` compiled once more with ``namespace`` in place of the array module it calls.
+
+    A backend whose library refuses some calls while a stream is captured (cupy's cuBLAS
+    wrappers) offers, as ``capture_namespace()``, a namespace standing for its module
+    (``namespace.wrapped``) that replaces those functions (the names in ``namespace.OVERRIDES``).
+    Every constant of the program that is the module, or one of those functions of it, is swapped
+    for the namespace's; the rest (buffers, kernels, other functions) are the program's own.
+
+    Parameters
+    ----------
+    prog : Program
+        A compiled program.
+    namespace : object
+        The stand-in, with ``wrapped`` and ``OVERRIDES``.
+
+    Returns
+    -------
+    callable
+        ``run(leaves)``, as ``prog.run``.
+
+    Examples
+    --------
+    >>> import numpy as np, types
+    >>> import flambeau.tensor as ft
+    >>> from flambeau.autograd import optimize
+    >>> f = optimize(lambda a, b: a @ b)
+    >>> _ = f(ft.ones(2, 2), ft.ones(2, 2))
+    >>> (prog,) = next(iter(f.programs.values()))
+    >>> seen = []
+    >>> spy = types.SimpleNamespace(wrapped=np, OVERRIDES=("dot",), matmul=np.matmul,
+    ...                             dot=lambda a, b: seen.append(a.shape) or np.dot(a, b))
+    >>> run = capture_run(prog, spy)
+    >>> run([ft.ones(2, 2), ft.ones(2, 2)]).tolist(), seen
+    ([[2.0, 2.0], [2.0, 2.0]], [(2, 2)])
+    """
+    xp = namespace.wrapped
+    swap = {id(xp): namespace}
+    for name in namespace.OVERRIDES:
+        swap[id(getattr(xp, name))] = getattr(namespace, name)
+    ns = {k: swap.get(id(v), v) for k, v in prog.ns.items() if k != "run"}
+    exec(compile(prog.source, "<flambeau program, for a CUDA graph capture>", "exec"), ns)
+    run: Callable[[list[Any]], Any] = ns["run"]
+    return run
 
 
 def is_cuda(leaves: list[Any], device: Any) -> bool:
@@ -172,6 +222,13 @@ class CapturedGraph:
             self.arrays.append(a)
         self.static = [_wrap(a, t._d) for a, t in zip(self.arrays, leaves, strict=True)]
         self._input_pos = {id(s): i for i, s in enumerate(self.static)}
+        # The program as the capture runs it: with the backend's capture namespace (cupy's, whose
+        # GEMMs call cuBLAS directly: cupy's own cuBLAS calls raise during a capture).
+        make = getattr(leaves[0]._d.backend if leaves else None, "capture_namespace", None)
+        try:
+            run = prog.run if make is None else capture_run(prog, make())
+        except Exception as e:
+            raise GraphCaptureError(f"its capture namespace could not be made ({type(e).__name__}: {e})") from e
         self.pool = cupy.cuda.MemoryPool()
         self.stream = cupy.cuda.Stream(non_blocking=True)
         current = cupy.cuda.get_current_stream()
@@ -181,7 +238,7 @@ class CapturedGraph:
             grown = -1
             for _ in range(WARMUPS):
                 try:
-                    prog.run(self.static)
+                    run(self.static)
                 except Exception as e:
                     raise GraphCaptureError(f"its warm-up run failed ({type(e).__name__}: {e})") from e
                 if self.pool.total_bytes() == grown:
@@ -193,7 +250,7 @@ class CapturedGraph:
             # leaving it wrong; the warm-up made sure the pool has every block already.
             self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
             try:
-                out = prog.run(self.static)
+                out = run(self.static)
                 if writeback is not None:
                     out, written = writeback(out)
                     for t, i in written:

@@ -48,7 +48,8 @@ class Backend(Protocol):
     def xp(self) -> Any: ...  # numpy-compatible array namespace
     # Optional: ``activate(index)``, a context manager making device ``index`` the backend's
     # current one (entered by ``with ft.device("cuda:1"):``); ``index_of(array)``, the index of
-    # the device holding ``array``.
+    # the device holding ``array``; ``capture_namespace()``, the array namespace a compiled program
+    # runs with while a CUDA graph captures it (cupy's: products that a capture can hold).
     def is_available(self) -> bool: ...
     def unavailable_reason(self) -> str: ...
     def device_count(self) -> int: ...

@@ -49,6 +49,7 @@ class CupyBackend:
     def __init__(self) -> None:
         self._cupy: Any = None
         self._reason: str | None = None  # None: not probed yet; "": available
+        self._capture: Any = None
 
     # -- availability: probed once, lazily ------------------------------------------------------
     def _probe(self) -> str:
@@ -121,6 +122,18 @@ class CupyBackend:
         cupy = self._lib()
         with cupy.cuda.Device(index or 0):
             return cupy.asarray(array)
+
+    def capture_namespace(self) -> Any:
+        """The array namespace a program runs with while captured as a CUDA graph: cupy, with
+        ``matmul`` and ``dot`` on cuBLAS called directly (cupy's refuse during a capture); see
+        :mod:`flambeau.backends.cupy.capture`. Made on first use (it loads libcublas)."""
+        if self._capture is None:
+            from .capture import CaptureNamespace
+            from .cublas import Cublas
+
+            cupy = self._lib()
+            self._capture = CaptureNamespace(cupy, Cublas(cupy))
+        return self._capture
 
     # -- random ---------------------------------------------------------------------------------
     def new_generator(self, seed: int, index: int | None = None) -> SplitMixGenerator:
