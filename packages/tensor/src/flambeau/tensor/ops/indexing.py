@@ -296,7 +296,9 @@ declare(
         variants=_C,
         doc="``input`` with ``input[key] = values`` (``accumulate=True``: ``+=``, repeated indices adding"
         " up). ``key`` is anything ``t[key]`` takes. ``t[key] = v`` on a tensor traced by autograd records"
-        " this op.",
+        " this op. Without ``accumulate``, an element a key names twice gets the last of its values on the"
+        " cpu (numpy's order, as Torch7); on cuda which one it gets is undefined (cupy writes them in"
+        " parallel), as in PyTorch.",
         example=_X
         + "ft.zeros(4).index_put(ft.LongTensor([0, 0, 3]), 1.0, accumulate=True).tolist()\n[2.0, 0.0, 0.0, 1.0]",
     ),
