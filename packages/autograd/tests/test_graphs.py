@@ -8,6 +8,9 @@ device (skipped, with the reason, where there is none).
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import types
 import warnings
 from typing import Any
 
@@ -17,7 +20,7 @@ import pytest
 import flambeau.tensor as ft
 from flambeau import autograd
 from flambeau.autograd import grad, optimize
-from flambeau.autograd.graphs import refusal
+from flambeau.autograd.graphs import CapturedGraph, GraphCaptureError, Packed, refusal
 from flambeau.autograd.model import _conv2d, _max_pool2d
 from flambeau.tensor.errors import ArgumentError, DomainError
 from flambeau.tensor.optable import trusted_values
@@ -112,6 +115,128 @@ def test_a_program_with_guards_cannot_be_captured_and_one_without_can() -> None:
     g = optimize(grad(lambda x: (x.exp() * x).sum()))
     g(ft.Tensor([1.0, 2.0]))
     assert refusal(next(iter(g.programs.values()))[0]) is None
+
+
+def test_packed_results_come_out_as_disjoint_fresh_views_of_one_copy_per_dtype() -> None:
+    rng = np.random.default_rng(0)
+    arrays = [
+        rng.standard_normal((3, 4)),
+        np.array(2.5),
+        np.arange(5),
+        rng.standard_normal((0, 2)),
+        rng.standard_normal(7).T,
+    ]
+    arrays.append(rng.standard_normal((4, 3)).T)  # a non-contiguous result: copied into its part in C order
+    p = Packed(np, arrays)
+    assert {str(k): v.size for k, v in p.blocks.items()} == {"float64": 12 + 1 + 0 + 7 + 12, "int64": 5}
+    p.fill(np, arrays)
+    first, second = p.fresh(), p.fresh()
+    for a, f, g in zip(arrays, first, second, strict=True):
+        assert f.shape == a.shape and f.dtype == a.dtype and f.flags.c_contiguous
+        np.testing.assert_array_equal(f, a)
+        assert not np.shares_memory(f, g)  # each replay's copies are its own
+    blocks = {k: v.copy() for k, v in p.blocks.items()}
+    first[0][...] = -1  # writing one result changes no other, nor the graph's block
+    np.testing.assert_array_equal(first[5], arrays[5])
+    for k, v in p.blocks.items():
+        np.testing.assert_array_equal(v, blocks[k])
+    assert sum(f.base is not None for f in first) == len(first)  # views: one allocation per dtype
+
+
+def test_packed_refuses_results_that_changed_since_the_warm_up() -> None:
+    p = Packed(np, [np.zeros(3), np.zeros(2, np.float32)])
+    with pytest.raises(GraphCaptureError, match=r"from \(2,\) float32 in the warm-up to \(2,\) float64"):
+        p.fill(np, [np.zeros(3), np.zeros(2)])
+
+
+def _stand_in_cupy() -> types.ModuleType:
+    """The parts of cupy CapturedGraph calls, over numpy; its graphs launch nothing (see below)."""
+    cp = types.ModuleType("cupy")
+    cp.empty, cp.empty_like, cp.copyto = np.empty, np.empty_like, np.copyto  # type: ignore[attr-defined]
+    cp.ndarray = type("ndarray", (), {})  # type: ignore[attr-defined]  # (the cuda backend asks: no array is one)
+
+    class Stream:
+        def __init__(self, non_blocking: bool = False):
+            self.capturing = False
+
+        def __enter__(self) -> Stream:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            return None
+
+        def wait_event(self, event: Any) -> None: ...
+        def record(self) -> object:
+            return object()
+
+        def synchronize(self) -> None: ...
+        def begin_capture(self, mode: int) -> None:
+            self.capturing = True
+
+        def end_capture(self) -> Any:
+            self.capturing = False
+            return types.SimpleNamespace(launch=None)
+
+    pool = types.SimpleNamespace(malloc=None, total_bytes=lambda: 0)
+    cp.cuda = types.SimpleNamespace(  # type: ignore[attr-defined]
+        MemoryPool=lambda: pool,
+        Stream=Stream,
+        get_current_stream=Stream,
+        using_allocator=lambda malloc: contextlib.nullcontext(),
+        runtime=types.SimpleNamespace(streamCaptureModeThreadLocal=1),
+    )
+    return cp
+
+
+def _simulated(prog: Any, leaves: list[Any], copied: set[int], writeback: Any = None) -> CapturedGraph:
+    """A CapturedGraph built on the CPU; its "graph" re-runs what it captured on the same static
+    memory, which is what a CUDA graph's launch does. What it checks: the replay reads its inputs
+    and writes its results only through the graph's static memory, as a real graph needs."""
+    before = [t.clone() for t in leaves]
+    g = CapturedGraph(prog, leaves, copied, writeback=writeback)
+    for t, b in zip(leaves, before, strict=True):
+        t.copy_(b)  # a real capture records the body without running it: undo its updates
+    g.graph.launch = lambda: g._body(prog.run, writeback)
+    return g
+
+
+def test_a_simulated_graph_replays_new_inputs_through_its_static_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    rng = np.random.default_rng(3)
+    p, x, y = _mlp(rng, np.float64)
+    params = _tensors(p)
+    dg, plain = grad(_mlp_loss, optimize=True), grad(_mlp_loss)
+    xs, ys = ft.from_numpy(x), ft.from_numpy(y)
+    dg(params, xs, ys)
+    (prog,) = next(iter(dg.programs.values()))
+    leaves = [*params.values(), xs, ys]
+    g = _simulated(prog, leaves, copied={4})  # x copied into a static array, the rest read in place
+    seen = []
+    for k in range(3):
+        xk = ft.from_numpy(x * (1 + k))  # a new tensor each call: copied in
+        out = g.replay([*params.values(), xk, ys])
+        _close(out, plain(params, xk, ys), 1e-12)
+        seen.append(out)
+    assert g.launches == 3 and not np.shares_memory(seen[0][0]["W1"].numpy(), seen[1][0]["W1"].numpy())
+    _close(seen[0], plain(params, xs, ys), 1e-12)  # an earlier result is not overwritten by later replays
+    params["W1"].mul_(2)  # read in place: the replay sees it
+    _close(g.replay([*params.values(), xs, ys]), plain(params, xs, ys), 1e-12)
+    assert g.fits(leaves) and g.moved([ft.zeros(12, 8), *leaves[1:]]) == {0}
+
+
+@pytest.mark.parametrize("copy_w", [False, True], ids=["in place", "copied"])
+def test_a_simulated_graph_writes_updates_back_into_the_callers_tensors(
+    monkeypatch: pytest.MonkeyPatch, copy_w: bool
+) -> None:
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    f = optimize(lambda w, x: ((w * x).sum(), w - 0.5 * x))
+    w, x = ft.tensor([1.0, 2.0]), ft.tensor([2.0, 4.0])
+    f(w, x)
+    (prog,) = next(iter(f.programs.values()))
+    g = _simulated(prog, [w, x], copied={0} if copy_w else set(), writeback=lambda r: (r[0], [(r[1], 0)]))
+    for want_loss, want_w in [(10.0, [0.0, 0.0]), (0.0, [-1.0, -2.0])]:
+        got = g.replay([w, x])
+        assert float(got.value) == want_loss and w.tolist() == want_w
 
 
 def test_a_program_returning_a_python_number_from_the_device_cannot_be_captured() -> None:

@@ -521,7 +521,11 @@ CASES.update(
         "index_put": [
             # Distinct rows: with a repeated one, which value lands is undefined on cuda (see the op's
             # doc); the cpu's last-wins order has its own test (test_tensor's index_put duplicates).
-            Case((arr(3, 4), (np.array([2, 0, 1]), slice(1, 3)), arr(3, 2)), lambda a, k, v: _assign_at(a, k, v), dtypes=V),
+            Case(
+                (arr(3, 4), (np.array([2, 0, 1]), slice(1, 3)), arr(3, 2)),
+                lambda a, k, v: _assign_at(a, k, v),
+                dtypes=V,
+            ),
             Case(
                 (arr(3, 4), (IDX,), arr(3, 4)),
                 lambda a, k, v, accumulate: _add_rows_at(a, k[0], v),

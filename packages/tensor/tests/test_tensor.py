@@ -251,7 +251,9 @@ def test_index_put_duplicates_without_accumulate_take_the_last_value_on_the_cpu(
     # Torch7's order (and numpy's); on cuda which one lands is undefined, as in PyTorch (the op's doc).
     a = ft.zeros(3, 2).index_put((ft.LongTensor([2, 0, 2]),), ft.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]))
     assert a.tolist() == [[2.0, 2.0], [0.0, 0.0], [3.0, 3.0]]
-    b = ft.zeros(3, 2).index_put((ft.LongTensor([2, 0, 2]),), ft.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]), accumulate=True)
+    b = ft.zeros(3, 2).index_put(
+        (ft.LongTensor([2, 0, 2]),), ft.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]), accumulate=True
+    )
     assert b.tolist() == [[2.0, 2.0], [0.0, 0.0], [4.0, 4.0]]
 
 

@@ -40,8 +40,12 @@ How a graph is captured (:class:`CapturedGraph`):
    where those checks are skipped.
 6. Replay, all on the current stream (ordered after the work that made the inputs): copy the
    copied inputs in, ``graph.launch()``, then return fresh copies of the results, so a later
-   replay never overwrites what an earlier one returned. With ``stable_buffers=True`` the results
-   are the graph's own output arrays instead: no copies, but the next replay overwrites them.
+   replay never overwrites what an earlier one returned. The graph itself ends by copying its
+   results into one static block per dtype (:class:`Packed`), so the fresh copies cost one
+   allocation and one device copy per dtype, however many results (an MLP's loss and gradients:
+   one), and each result is a view of its part of the block. With ``stable_buffers=True`` the
+   results are the graph's own output arrays instead: no copies, but the next replay overwrites
+   them.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from typing import Any
 from .program import Program, _wrap
 from .tree import tree_map
 
-__all__ = ["CapturedGraph", "GraphCaptureError", "Written", "capture_run", "is_cuda", "refusal"]
+__all__ = ["CapturedGraph", "GraphCaptureError", "Packed", "Written", "capture_run", "is_cuda", "refusal"]
 
 WARMUPS = 3  # at most this many warm-up runs, until the private pool stops growing
 
@@ -70,6 +74,57 @@ class Written:
 
     def __init__(self, value: Any):
         self.value = value
+
+
+class Packed:
+    """Arrays kept side by side in one flat block per dtype, copied out in one go.
+
+    A captured graph's results are written into their parts of the blocks (:meth:`fill`, inside
+    the graph); each replay then makes :meth:`fresh` copies: one allocation and one copy per
+    block, the results being views of their parts of it (disjoint, so writing one changes no
+    other). Written against an array namespace, so the CPU tests run it on numpy.
+
+    Parameters
+    ----------
+    xp : module
+        The array namespace (cupy).
+    like : list of array
+        Arrays of the shapes and dtypes to hold, in order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Packed(np, [np.zeros(2), np.zeros((), np.int64), np.zeros((2, 2))])
+    >>> sorted((str(k), v.size) for k, v in p.blocks.items())
+    [('float64', 6), ('int64', 1)]
+    >>> p.fill(np, [np.ones(2), np.array(7), np.eye(2)])
+    >>> [a.tolist() for a in p.fresh()]
+    [[1.0, 1.0], 7, [[1.0, 0.0], [0.0, 1.0]]]
+    """
+
+    def __init__(self, xp: Any, like: list[Any]):
+        self.slots: list[tuple[Any, int, int, tuple[int, ...]]] = []  # (dtype, start, stop, shape)
+        ends: dict[Any, int] = {}
+        for a in like:
+            start = ends.get(a.dtype, 0)
+            ends[a.dtype] = start + a.size
+            self.slots.append((a.dtype, start, start + a.size, a.shape))
+        self.blocks = {dt: xp.empty(n, dtype=dt) for dt, n in ends.items()}
+        self._parts = [self.blocks[dt][i:j].reshape(shape) for dt, i, j, shape in self.slots]
+
+    def fill(self, xp: Any, arrays: list[Any]) -> None:
+        """Copy ``arrays`` (of the shapes and dtypes given at construction) into their parts."""
+        for part, a in zip(self._parts, arrays, strict=True):
+            if a.shape != part.shape or a.dtype != part.dtype:
+                raise GraphCaptureError(
+                    f"a result changed from {part.shape} {part.dtype} in the warm-up to {a.shape} {a.dtype} in the capture"
+                )
+            xp.copyto(part, a)
+
+    def fresh(self) -> list[Any]:
+        """New copies of the held arrays: one copy per block, each array a view of its part."""
+        copies = {dt: b.copy() for dt, b in self.blocks.items()}
+        return [copies[dt][i:j].reshape(shape) for dt, i, j, shape in self.slots]
 
 
 _FLOAT_RESULT = re.compile(r"\bfloat\(v\d+\)")
@@ -233,28 +288,27 @@ class CapturedGraph:
         self.stream = cupy.cuda.Stream(non_blocking=True)
         current = cupy.cuda.get_current_stream()
         self.stream.wait_event(current.record())  # the static inputs were filled on the current stream
-        written: list[tuple[Any, int]] = []
         with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             grown = -1
             for _ in range(WARMUPS):
                 try:
-                    run(self.static)
+                    probe = run(self.static)
                 except Exception as e:
                     raise GraphCaptureError(f"its warm-up run failed ({type(e).__name__}: {e})") from e
                 if self.pool.total_bytes() == grown:
                     break
                 grown = self.pool.total_bytes()
+            probe = writeback(probe)[0] if writeback is not None else probe
+            # The block the graph copies its results into, shaped by the warm-up's results.
+            self.packed = None if stable else Packed(xp, [t._a for t in self._copied_results(probe)])
+            del probe
             self.stream.synchronize()  # the warm-up done: nothing pending on the stream captured from
             # Thread-local mode: a call that is unsafe while capturing (a synchronising copy to the
             # host, a cudaMalloc) raises in this thread, instead of running outside the graph and
             # leaving it wrong; the warm-up made sure the pool has every block already.
             self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
             try:
-                out = run(self.static)
-                if writeback is not None:
-                    out, written = writeback(out)
-                    for t, i in written:
-                        xp.copyto(self.arrays[i], t._a)
+                out, written = self._body(run, writeback)
             except BaseException as e:
                 try:
                     self.stream.end_capture()  # end it: the stream must not stay capturing
@@ -273,6 +327,17 @@ class CapturedGraph:
         self.wrote = writeback is not None
         # Inputs written in place that live in static copies: copied back to the caller's after a launch.
         self._copy_back = [i for _, i in written if i in self.copied]
+
+    def _body(self, run: Callable[[list[Any]], Any], writeback: Any) -> tuple[Any, list[tuple[Any, int]]]:
+        """What the graph holds: the program on the static inputs, its in-place updates, its results' copies."""
+        out, written = run(self.static), []
+        if writeback is not None:
+            out, written = writeback(out)
+            for t, i in written:
+                self._xp.copyto(self.arrays[i], t._a)
+        if self.packed is not None:
+            self.packed.fill(self._xp, [t._a for t in self._copied_results(out)])
+        return out, written
 
     def fits(self, leaves: list[Any]) -> bool:
         """Whether every input read in place is the same array as at capture."""
@@ -297,13 +362,24 @@ class CapturedGraph:
             for i in self._copy_back:
                 copyto(leaves[i]._a, self.arrays[i])
             self.launches += 1
-            res = tree_map(lambda v: self._result(v, leaves), self.out)
+            fresh = iter(self.packed.fresh() if self.packed is not None else ())
+            res = tree_map(lambda v: self._result(v, leaves, fresh), self.out)
         return Written(res) if self.wrote else res
 
-    def _result(self, v: Any, leaves: list[Any]) -> Any:
-        if not hasattr(v, "_a") or not hasattr(v, "_d"):
+    def _copied_results(self, out: Any) -> list[Any]:
+        """The tensors of a result a replay returns copies of (in ``tree_map``'s order)."""
+        found: list[Any] = []
+        tree_map(lambda v: found.append(v) if _is_tensor(v) and id(v) not in self._input_pos else v, out)
+        return found
+
+    def _result(self, v: Any, leaves: list[Any], fresh: Any) -> Any:
+        if not _is_tensor(v):
             return v
         i = self._input_pos.get(id(v))
         if i is not None:
             return leaves[i]  # an argument returned as it is: the caller's own tensor
-        return _wrap(v._a if self.stable else v._a.copy(), v._d)
+        return _wrap(v._a if self.stable else next(fresh), v._d)
+
+
+def _is_tensor(v: Any) -> bool:
+    return hasattr(v, "_a") and hasattr(v, "_d")
