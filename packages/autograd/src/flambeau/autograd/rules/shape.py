@@ -71,14 +71,19 @@ def _permute(g: Any, ans: Any, x: Any, dims: tuple[Any, ...]) -> Any:
 
 def _unfold(g: Any, ans: Any, x: Any, dimension: int, size: int, step: int) -> Any:
     # g: x's size with dim d replaced by the window count, plus a last dim of the window size.
+    # Element j of every window sits at x's positions j, j + step, j + 2 step, ...: one strided
+    # slice per j, so g goes back as `size` slice additions. (A scatter-add through an index array
+    # is 5-10x slower on the cpu, and its atomics serialise on a GPU where windows overlap.)
     d = _d(x, dimension)
     count = ans.size(d)
-    idx = ft.arange(0, count * step, step, device=x.device).view(count, 1) + ft.arange(size, device=x.device).view(
-        1, size
-    )  # idx[i, j] = i*step + j: x[..., idx, ...] has sizes (pre, count, size, post)
-    n = g.dim()
-    order = list(range(d + 1)) + [n - 1] + list(range(d + 1, n - 1))
-    return embed(g.permute(*order), x, (slice(None),) * d + (idx,))
+    out = ft.zeros_like(x)
+    if count == 0:
+        return out
+    last = g.dim() - 1
+    for j in range(size):
+        key = (slice(None),) * d + (slice(j, j + (count - 1) * step + 1, step),)
+        out = out.index_put(key, g.select(last, j), accumulate=True)
+    return out
 
 
 def _repeat(g: Any, ans: Any, x: Any, sizes: tuple[Any, ...]) -> Any:
