@@ -232,6 +232,25 @@ def test_the_mlp_gradient_fuses_into_three_kernels(fuse_cpu: None) -> None:
     assert "tanh(" not in src and "mean(" not in src and "pow(" not in src
 
 
+def test_large_fused_results_are_written_into_reused_buffers(fuse_cpu: None) -> None:
+    # Results of program.BUFFER_MIN elements or more get buffers kept from call to call, fused
+    # kernels' included (``out=``: an ElementwiseKernel's output argument, a ReductionKernel's out).
+    def fn(x: Any, w: Any, b: Any, m: Any) -> Any:
+        return (ft.tanh(x * w + b) @ m).exp().sum(0) * 3
+
+    f = optimize(fn)
+    args = _arr(64, 96), _arr(96), _arr(96), _arr(96, 5000) * 0.01
+    first = f(*args)
+    src = _programs(f)[0].source
+    lines = [ln for ln in src.splitlines() if "= fused_" in ln]
+    assert len(lines) == 2 and all("out=b" in ln for ln in lines), src
+    assert "multiply(v9, 3)\n" in src  # the returned result: no buffer (a later call would overwrite it)
+    again = [f(*args) for _ in range(3)]
+    for r in [first, *again]:
+        np.testing.assert_allclose(r.numpy(), fn(*args).numpy(), rtol=1e-5)
+    assert not np.shares_memory(again[0].numpy(), again[1].numpy())  # returned values own their memory
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     ("fn", "args"),

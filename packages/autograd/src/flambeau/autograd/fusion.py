@@ -419,8 +419,9 @@ class Kernel:
     """One fusion group as a kernel: CUDA source, and a numpy evaluator of the same arithmetic.
 
     Called with the group's inputs (``params``' arrays, in order) it returns the root's value as a
-    new array: on cuda through a ``cupy.ElementwiseKernel`` or ``cupy.ReductionKernel`` built on
-    the first call (and cached by source), elsewhere with numpy.
+    new array, or written into ``out=`` (a C-contiguous array of the result's shape and dtype, a
+    program's reused buffer): on cuda through a ``cupy.ElementwiseKernel`` or
+    ``cupy.ReductionKernel`` built on the first call (and cached by source), elsewhere with numpy.
     """
 
     def __init__(
@@ -507,10 +508,14 @@ class Kernel:
     def __repr__(self) -> str:
         return f"<fused kernel {self.name}: {len(self.nodes)} ops{', reduction' if self.reduce else ''}>"
 
-    def __call__(self, *arrays: Any) -> Any:
+    def __call__(self, *arrays: Any, out: Any = None) -> Any:
         if self.cuda:
-            return self._call_cuda(arrays)
-        return self.evaluate(arrays)
+            return self._call_cuda(arrays, out)
+        res = self.evaluate(arrays)
+        if out is None:
+            return res
+        out[...] = res
+        return out
 
     def evaluate(self, arrays: tuple[Any, ...] | list[Any]) -> Any:
         """The kernel's arithmetic with numpy: each node in its C type, as the CUDA code does it."""
@@ -540,15 +545,16 @@ class Kernel:
         out[...] = res
         return out
 
-    def _call_cuda(self, arrays: tuple[Any, ...]) -> Any:
+    def _call_cuda(self, arrays: tuple[Any, ...], out: Any) -> Any:
         k = _CUDA_KERNELS.get(self.name)
         if k is None:
             k = _CUDA_KERNELS[self.name] = self._build()
         if self.reduce is not None:
-            return k(*arrays, axis=self.reduce[1], keepdims=self.reduce[2])
-        import cupy
+            return k(*arrays, out=out, axis=self.reduce[1], keepdims=self.reduce[2])
+        if out is None:
+            import cupy
 
-        out = cupy.empty(self.shape, dtype=self.out_dtype)
+            out = cupy.empty(self.shape, dtype=self.out_dtype)
         k(*arrays, out)
         return out
 

@@ -174,9 +174,7 @@ def _buffers(
         o = ins.outs[0] if len(ins.outs) == 1 else None
         if (
             o is not None
-            and ins.kind == "op"
-            and ins.op is not None
-            and ins.op.result == "tensor"
+            and (ins.kind == "fused" or (ins.kind == "op" and ins.op is not None and ins.op.result == "tensor"))
             and not ins.unpack
             and ins.fix == ("",)
             and not cap.vars[o].aliased
