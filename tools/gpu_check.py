@@ -5,7 +5,7 @@ PyTorch with CUDA, and no network: the packages travel as wheels built here.
 
     python3 tools/gpu_check.py build                 # here: wheels of every dist into .gpu/wheels
     # carry the checkout (with .gpu/) to the GPU machine, then there:
-    python3 tools/gpu_check.py run [--out DIR] [--quick]
+    python3 tools/gpu_check.py run [--out DIR] [--quick] [--no-suites] [--only WORKLOADS]
 
 ``run`` installs the wheels with ``pip install --no-index --no-deps --target .gpu/site``, puts
 that folder first on ``PYTHONPATH`` (entry points are found through the installed dist-info),
@@ -128,7 +128,7 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(errors="replace").splitlines() if path.exists() else []
 
 
-def run(out: Path, quick: bool, timeout: int) -> int:
+def run(out: Path, quick: bool, timeout: int, suites: bool = True, only: str | None = None) -> int:
     site = GPU / "site"
     shutil.rmtree(site, ignore_errors=True)
     wheels = sorted(map(str, (GPU / "wheels").glob("*.whl")))
@@ -143,8 +143,10 @@ def run(out: Path, quick: bool, timeout: int) -> int:
     print("backends:")
     subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT)
 
-    print("\n== device suites: --flambeau-device cuda")
-    failed, lines = _summarize(_pytest(env, out, "cuda", ["--flambeau-device", "cuda"], timeout))
+    failed, lines = 0, []
+    if suites:
+        print("\n== device suites: --flambeau-device cuda")
+        failed, lines = _summarize(_pytest(env, out, "cuda", ["--flambeau-device", "cuda"], timeout))
     print("\n== tests marked gpu")
     f2, l2 = _summarize(_pytest(env, out, "gpu", ["-m", "gpu"], timeout // 4))
     failed, lines = failed + f2, lines + l2
@@ -158,7 +160,8 @@ def run(out: Path, quick: bool, timeout: int) -> int:
     print("\n== benchmarks/gpu.py")
     bench = [sys.executable, str(ROOT / "benchmarks" / "gpu.py"), "--json", str(out / "bench.json")]
     try:
-        subprocess.run(bench + (["--quick"] if quick else []), env=env, cwd=ROOT, timeout=timeout // 2)
+        bench += (["--quick"] if quick else []) + (["--only", only] if only else [])
+        subprocess.run(bench, env=env, cwd=ROOT, timeout=timeout // 2)
     except subprocess.TimeoutExpired:
         print(f"  benchmark stopped after {timeout // 2} s")
     print(f"\nsummary: {failed} test failure(s); logs in {out}")
@@ -174,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--quick", action="store_true", help="a short benchmark")
     # An H200 machine with 16 cores ran the device suites in about 100 s (cupy compiling its kernels).
     r.add_argument("--timeout", type=int, default=400, help="seconds for the device suites (default 400)")
+    r.add_argument(
+        "--no-suites", action="store_true", help="skip the device suites: the gpu tests and the benchmark only"
+    )
+    r.add_argument("--only", help="the benchmark's workloads (comma-separated; default all)")
     a = ap.parse_args(argv)
-    return build() if a.cmd == "build" else run(a.out, a.quick, a.timeout)
+    return build() if a.cmd == "build" else run(a.out, a.quick, a.timeout, not a.no_suites, a.only)
 
 
 if __name__ == "__main__":
