@@ -75,6 +75,8 @@ def test_without_cuda_every_entry_point_says_why() -> None:
         with ft.device("cuda"):
             pass
     assert ft.zeros(2).device == "cpu"  # the cpu is untouched
+    with pytest.raises(RuntimeError, match="the cuda backend is unavailable: " + re.escape(reason)):
+        CupyBackend().capture_namespace()
 
 
 def test_a_host_array_is_not_a_cuda_array() -> None:
