@@ -167,6 +167,36 @@ def test_intermediates_live_in_buffers_reused_across_calls(monkeypatch: pytest.M
 
 
 @pytest.mark.device
+def test_a_chain_of_index_puts_into_the_programs_own_value_writes_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program, "FUSE_ON", set())  # the program's text, unfused on any device
+    # unfold's gradient: one strided index_put per window element, into zeros
+    fast = grad(lambda x: (x.unfold(0, 3, 1) * ft.arange(3.0, device=x.device)).sum(), optimize=True)
+    x = on_device(np.linspace(-1, 1, 9))
+    want = [sum(j for j in range(3) if 0 <= i - j <= 6) for i in range(9)]  # the windows holding each element
+    for _ in range(3):  # replays: the zeros the chain starts from (a constant) must stay zeros
+        assert host(fast(x)[0]).tolist() == want
+    (prog,) = next(iter(fast.programs.values()))
+    # the first link copies the constant zeros, the two others write into what the first made
+    assert prog.source.count("index_put(") == 1 and prog.source.count("index_put_into(") == 2, prog.source
+
+
+@pytest.mark.device
+def test_index_put_copies_a_callers_tensor_a_returned_value_and_one_read_later() -> None:
+    key = (slice(0, 2),)
+    f = optimize(lambda x, v: x.index_put(key, v, accumulate=True))  # the caller's tensor
+    g = optimize(lambda x, v: (lambda z: (z, z.index_put(key, v)))(x * 2))  # z is returned
+    h = optimize(lambda x, v: (lambda z: z.index_put(key, v) + z)(x * 2))  # z is read after
+    x, v = on_device(np.arange(4.0)), on_device(np.array([10.0, 20.0]))
+    for _ in range(3):
+        assert host(f(x, v)).tolist() == [10.0, 21.0, 2.0, 3.0] and host(x).tolist() == [0.0, 1.0, 2.0, 3.0]
+        z, put = g(x, v)
+        assert host(z).tolist() == [0.0, 2.0, 4.0, 6.0] and host(put).tolist() == [10.0, 20.0, 4.0, 6.0]
+        assert host(h(x, v)).tolist() == [10.0, 22.0, 8.0, 12.0]
+    for fn in (f, g, h):
+        assert "index_put_into" not in next(iter(fn.programs.values()))[0].source
+
+
+@pytest.mark.device
 def test_nested_arguments_kwargs_and_argnum_tuples() -> None:
     Pair = namedtuple("Pair", "a b")
 

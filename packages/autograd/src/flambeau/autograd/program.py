@@ -3,8 +3,9 @@
 A :class:`Program` is built from a finished :class:`~.capture.Capture`: the ``expand``s that
 element-wise ops make needless go, repeated computations are shared, dead code is removed, every
 value is freed after its last use, large results of ``out=``-capable backend functions get buffers
-reused from call to call (values whose lifetimes do not overlap share one), and the function
-``run(leaves)`` is written that returns the recorded function's result for new tensor values.
+reused from call to call (values whose lifetimes do not overlap share one), an op that would copy
+an array dying there (``index_put``) writes into it instead, and the function ``run(leaves)`` is
+written that returns the recorded function's result for new tensor values.
 """
 
 from __future__ import annotations
@@ -198,6 +199,35 @@ def _buffers(
     return given
 
 
+def _in_place(cap: Capture, keep: list[Ins], last: dict[int, int], outbuf: dict[int, str]) -> set[int]:
+    """The instructions that may write into their input array instead of into a copy of it.
+
+    An op implementation offering ``impl.into`` (the same op writing into its first array
+    argument, e.g. ``index_put``'s) is called that way when that argument is the program's own
+    value: made by an op or a fused kernel of the program (not a caller's tensor, a constant or a
+    reused buffer), viewed by nothing else, not returned, read by no later instruction, and not
+    also another argument of the same call. A chain of ``index_put`` into zeros (the gradients of
+    views: unfold, pooling, slicing) then copies its array once instead of at every link.
+    """
+    made = {o: j for j, ins in enumerate(keep) for o in ins.outs}
+    found = set()
+    for j, ins in enumerate(keep):
+        if ins.kind != "op" or getattr(ins.fn, "into", None) is None or len(ins.args) < 2 or ins.args[1][0] != "v":
+            continue
+        v = ins.args[1][1]
+        p = made.get(v)
+        if (
+            p is not None
+            and keep[p].kind in ("op", "fused")
+            and p not in outbuf
+            and last.get(v) == j  # (a returned value's last use is past the end)
+            and not cap.vars[v].aliased
+            and ins.uses().count(v) == 1
+        ):
+            found.add(j)
+    return found
+
+
 def _const_name(v: Any, ns: dict[str, Any], k: int) -> str:
     """A readable name for a program constant: the function's own name where it has one."""
     base = getattr(v, "__name__", "") if callable(v) else ""
@@ -289,6 +319,7 @@ def _compile(
         last[v] = len(keep)
     inputs = {s._g.id for s in cap.inputs}
     outbuf = _buffers(cap, keep, last, needed, stable, buffers, ns)
+    into = _in_place(cap, keep, last, outbuf)
 
     def item(it: Any) -> str:
         tag = it[0]
@@ -312,12 +343,11 @@ def _compile(
         if s._g.id in used_inputs:
             lines.append(f"    v{s._g.id} = L[{k}]._a")
     for j, ins in enumerate(keep):
+        fn = ins.fn.into if j in into else ins.fn
         call = (
             ""
-            if ins.fn is None
-            else (
-                f"{const(ins.fn)}({', '.join([item(a) for a in ins.args] + [f'{k}={item(v)}' for k, v in ins.kw.items()])})"
-            )
+            if fn is None
+            else f"{const(fn)}({', '.join([item(a) for a in ins.args] + [f'{k}={item(v)}' for k, v in ins.kw.items()])})"
         )
         if ins.kind == "guard":
             lines.append(f"    if not _same({call}, {const(ins.expect)}): raise _Retrace")

@@ -150,6 +150,21 @@ def _index_add(xp: Any, input: Any, dim: int, index: Any, source: Any) -> Any:
 
 
 def _index_put(xp: Any, input: Any, key: Any, values: Any, accumulate: bool = False) -> Any:
+    key = _put_key(xp, input, key)
+    return _put(xp, input.copy(), key, values, accumulate)
+
+
+def _index_put_into(xp: Any, input: Any, key: Any, values: Any, accumulate: bool = False) -> Any:
+    """``index_put`` written into ``input`` itself and returned: what a compiled program calls
+    where ``input`` is its own value and dies there (``flambeau.autograd``'s programs: a chain of
+    ``index_put`` into zeros, as gradients of views are, then costs no copy per step)."""
+    return _put(xp, input, _put_key(xp, input, key), values, accumulate)
+
+
+_index_put.into = _index_put_into  # type: ignore[attr-defined]
+
+
+def _put_key(xp: Any, input: Any, key: Any) -> tuple[Any, ...]:
     from ..tensor import Tensor
 
     items = key if isinstance(key, tuple) else (key,)
@@ -160,10 +175,12 @@ def _index_put(xp: Any, input: Any, key: Any, values: Any, accumulate: bool = Fa
         elif isinstance(k, (list, np.ndarray)):  # host index data goes to the device, as in ``t[key]``
             k = xp.asarray(k)
         raw.append(k)
-    key = tuple(raw)
     if not isinstance(input, np.ndarray):  # as in _getitem: cupy would wrap out-of-range indices
-        _check_key_range(input, key, "index_put")
-    out = input.copy()
+        _check_key_range(input, tuple(raw), "index_put")
+    return tuple(raw)
+
+
+def _put(xp: Any, out: Any, key: tuple[Any, ...], values: Any, accumulate: bool) -> Any:
     if not accumulate:
         out[key] = values
     elif all(isinstance(k, (int, np.integer, slice)) or k is None or k is Ellipsis for k in key):
