@@ -222,6 +222,22 @@ def test_spatial_network_gradients() -> None:
     check_tree(f, params, ft.randn(3, 1, 5, 5))
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_max_pooling_gradients_match_finite_differences_and_share_ties_evenly(k: int) -> None:
+    from flambeau.autograd.model import _max_pool2d
+
+    x = ft.randn(2, 3, 3 * k + 1, 2 * k + 1)  # floor mode: the last row and column are dropped
+    check_grads(lambda x: _max_pool2d(x, k), x, order=2)
+    g = host(grad(lambda x: (_max_pool2d(x, k) * ft.arange(1.0, 7.0).view(3, 2)).sum())(x[0, 0])[0])
+    assert np.all(g[3 * k :] == 0) and np.all(g[:, 2 * k :] == 0)
+    assert sorted(g[g != 0].tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # each block's maximum only
+    # Ties: the gradient is shared evenly by the block's maxima, as max's own rule does.
+    block = np.full((k, k), -1.0)
+    block.flat[[0, k, k * k - 1]] = 2.0  # three maxima
+    tied = grad(lambda x: _max_pool2d(x, k).sum())(on_device(block))[0]
+    np.testing.assert_allclose(host(tied), np.where(block == 2.0, 1 / 3, 0.0), rtol=1e-15)
+
+
 def test_spatial_dropout_and_batch_normalization_layers() -> None:
     f, params, layers = model.SpatialNetwork(
         input_features=1, hidden_features=[20], kernel_size=1, dropout_probs=0.5, batch_normalization=True
