@@ -207,9 +207,8 @@ def _train_step_convnet(
     first call also returns the gradients read off the update: ``(before - after) / lr``. Two
     steps are taken and undone first (in place), so that the checked call is a replay (a graph
     launch, for ``flambeau-graph``), not the recording. The steps run inside ``trusted_values()``:
-    the program's index ops (the targets' ``gather``, max-pooling's backward) skip their range
-    checks, which read the indices back to the host, a sync that no CUDA graph can hold (and that
-    PyTorch does not do either).
+    the targets' ``gather`` skips its range check, which reads the indices back to the host, a
+    sync that no CUDA graph can hold (and that PyTorch does not do either).
     """
     ft, ag = mods["flambeau"], mods["flambeau.autograd"]
     from flambeau.autograd.model import _conv2d, _max_pool2d  # SpatialConvolutionMM / SpatialMaxPooling as ops

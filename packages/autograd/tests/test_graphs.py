@@ -433,8 +433,8 @@ def _convnet(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarra
 @gpu
 @pytest.mark.parametrize("model", ["mlp", "convnet"])
 def test_graph_replays_equal_direct_mode_with_new_inputs(model: str) -> None:
-    # The convnet's index ops (the targets' gather, unfold's backward) check their index ranges on
-    # the host, which no graph can hold: it is captured inside trusted_values(), as documented.
+    # The convnet's gather of the targets checks its index range on the host, which no graph can
+    # hold: it is captured inside trusted_values(), as documented.
     with trusted_values() if model == "convnet" else warnings.catch_warnings():
         _graph_against_direct(model)
 
