@@ -46,7 +46,11 @@ def _library(cupy: Any) -> ctypes.CDLL:
                     names.append(path)
     except OSError:  # not Linux: try the names
         pass
-    names += ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so", "cublas64_13", "cublas64_12"]
+    # Another library may have loaded its own libcublas too (PyTorch's wheels bundle one): the one
+    # of cupy's CUDA major version goes first.
+    major = cupy.cuda.runtime.runtimeGetVersion() // 1000
+    names.sort(key=lambda path: not path.endswith(f".so.{major}"))
+    names += [f"libcublas.so.{major}", "libcublas.so", f"cublas64_{major}"]
     errors = []
     for name in names:
         try:
