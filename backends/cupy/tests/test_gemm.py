@@ -163,6 +163,26 @@ def test_the_capture_namespace_routes_float_products_to_gemm_and_the_rest_to_its
     assert ns.sum is np.sum and ns.wrapped is np and "numpy" in repr(ns)
 
 
+def test_without_libcublas_the_binding_names_every_library_it_tried() -> None:
+    import types
+
+    from flambeau.backends.cupy.cublas import Cublas, CublasError
+
+    made = []
+    cupy = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(
+            device=types.SimpleNamespace(get_cublas_handle=lambda: made.append(1)),
+            runtime=types.SimpleNamespace(runtimeGetVersion=lambda: 12080),
+        )
+    )
+    try:
+        Cublas(cupy)
+    except CublasError as e:  # no CUDA here: the message lists the names, cupy's CUDA major first
+        assert made == [1] and "cannot load libcublas" in str(e) and "libcublas.so.12:" in str(e)
+    else:  # a machine with a CUDA toolkit but no GPU loads it: the binding is then complete
+        assert made == [1]
+
+
 # -- on a CUDA device -----------------------------------------------------------------------------
 
 
