@@ -51,6 +51,11 @@ import run
 DEV = {"flambeau": "cuda", "torch": "cuda"}
 
 
+# The optimized functions of the peers that replay CUDA graphs (per workload): after its timings,
+# a workload says how many graphs they captured and why any signature ran without one.
+GRAPHED: dict[str, Any] = {}
+
+
 def _sync_all(mods: dict[str, Any]) -> Callable[[], None]:
     def sync() -> None:
         if "torch" in mods and DEV["torch"] == "cuda":
@@ -145,6 +150,7 @@ def _mlp(mods: dict[str, Any], batch: int, hidden: int) -> dict[str, Callable[[]
         steps["flambeau"] = lambda: df(fp, fx, fy)[::-1]
         steps["flambeau-opt"] = lambda: dfo(fp, fx, fy)[::-1]
         steps["flambeau-graph"] = lambda: dfg(fp, fx, fy)[::-1]
+        GRAPHED["flambeau-graph"] = dfg
         dfg(fp, fx, fy)  # recorded here: the check's call captures the graph and launches it
         if "flambeau.nn" in mods:
             with ft.device(DEV["flambeau"]), _default_float(ft):
@@ -225,6 +231,8 @@ def _train_step_convnet(
     fx = ft.from_numpy(x.copy()).to(DEV["flambeau"])
     fy = ft.from_numpy(y.astype(np.int64)).to(DEV["flambeau"])
     step = ag.train_step(loss, fp, "sgd", {"learning_rate": run.CONVNET_LR}, cuda_graph=graph)
+    if graph:
+        GRAPHED["flambeau-graph"] = step.fn
     trusted = importlib.import_module("flambeau.tensor.optable").trusted_values
     start = {k: v.clone() for k, v in fp.items()}
     with trusted():
@@ -331,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for name in names:
         what, build = WORKLOADS[name]
+        GRAPHED.clear()
         try:
             steps = build(mods)
         except Exception as e:  # report and go on: one broken peer must not hide the other workloads
@@ -357,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             ratio = med / base if base else float("nan")
             print(f"  {peer:<13} {med * 1e3:9.3f} ms   min {min(samples) * 1e3:8.3f} ms   {ratio:5.2f}x torch")
             rows.append({"workload": name, "peer": peer, "median_s": med, "min_s": min(samples), "ratio_torch": ratio})
+        for peer, opt in GRAPHED.items():
+            print(f"  ({peer}: {opt.captures} graph(s) captured; without a graph: {opt.graph_fallbacks or 'none'})")
+        GRAPHED.clear()
     if args.json:
         Path(args.json).write_text(json.dumps({"card": card, "results": rows}, indent=1))
     return 0
