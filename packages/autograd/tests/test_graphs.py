@@ -224,6 +224,39 @@ def test_a_simulated_graph_replays_new_inputs_through_its_static_memory(monkeypa
     assert g.fits(leaves) and g.moved([ft.zeros(12, 8), *leaves[1:]]) == {0}
 
 
+@pytest.mark.parametrize(
+    ("failing", "message"),
+    [
+        ("namespace", r"its capture namespace could not be made \(OSError: no libcublas\)"),
+        ("warm-up", r"its warm-up run failed \(RuntimeError: GEMM 1\)"),
+        ("capture", r"capturing it failed \(RuntimeError: GEMM 3\); an op probably read a device value"),
+        ("layout", r"input 0 \(size \(2, 3\), strides \(48, 16\)\) changes tensor from call to call"),
+    ],
+)
+def test_a_graph_that_cannot_be_set_up_says_why(monkeypatch: pytest.MonkeyPatch, failing: str, message: str) -> None:
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    f = optimize(lambda a, b: a @ b)
+    a, b = ft.from_numpy(np.ones((2, 6))[:, ::2]), ft.ones(3, 2)
+    f(a, b)
+    (prog,) = next(iter(f.programs.values()))
+    calls = []
+
+    def gemm(x: Any, y: Any) -> Any:  # the namespace's products: the warm-ups are calls 1 and 2, the capture 3
+        calls.append(1)
+        if failing == "warm-up" or (failing == "capture" and len(calls) == 3):
+            raise RuntimeError(f"GEMM {len(calls)}")
+        return np.dot(x, y)
+
+    def make() -> Any:
+        if failing == "namespace":
+            raise OSError("no libcublas")
+        return types.SimpleNamespace(wrapped=np, OVERRIDES=("dot", "matmul"), dot=gemm, matmul=gemm)
+
+    monkeypatch.setattr(a._d.backend, "capture_namespace", make, raising=False)
+    with pytest.raises(GraphCaptureError, match=message):
+        CapturedGraph(prog, [a, b], copied={0} if failing == "layout" else set())
+
+
 @pytest.mark.parametrize("copy_w", [False, True], ids=["in place", "copied"])
 def test_a_simulated_graph_writes_updates_back_into_the_callers_tensors(
     monkeypatch: pytest.MonkeyPatch, copy_w: bool

@@ -22,7 +22,6 @@ allocations a step) runs its 10,000 under tracemalloc.
 from __future__ import annotations
 
 import gc
-import os
 import tracemalloc
 import weakref
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ import pytest
 import flambeau.tensor as ft
 from flambeau.autograd import grad
 from flambeau.autograd.tracer import Box, Node, Trace
+from flambeau.tensor.testing import rss
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -70,15 +70,6 @@ def sgd_steps(df: Callable[..., Any], p: dict[str, Any], x: Any, y: Any, n: int)
             v.add_(g[k], alpha=-LR)
         loss = float(value)
     return loss
-
-
-def rss() -> int | None:
-    """The resident set size in bytes (Linux), else None."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def autograd_objects() -> int:

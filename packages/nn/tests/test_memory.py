@@ -12,24 +12,16 @@ between steps by design: those are re-used (or replaced), never accumulated.
 from __future__ import annotations
 
 import gc
-import os
 import tracemalloc
 
 import numpy as np
 
 import flambeau.nn as nn
 import flambeau.tensor as ft
+from flambeau.tensor.testing import rss
 
 KIB = 1024
 MIB = 1024 * KIB
-
-
-def _rss() -> int | None:
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _mlp() -> nn.Sequential:
@@ -60,17 +52,19 @@ def test_1000_nn_training_steps_leave_memory_flat() -> None:
     try:
         first = _steps(model, crit, x, y, 100)
         gc.collect()
-        before, objects, rss = tracemalloc.get_traced_memory()[0], len(gc.get_objects()), _rss()
+        before, objects, rss_before = tracemalloc.get_traced_memory()[0], len(gc.get_objects()), rss()
         last = _steps(model, crit, x, y, 1_000)
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - before
         grown_objects = len(gc.get_objects()) - objects
-        rss_after = _rss()
+        rss_after = rss()
     finally:
         if started:
             tracemalloc.stop()
     assert last < first  # it did train
     assert grown < 64 * KIB, f"traced memory grew by {grown / KIB:.1f} KiB over 1,000 nn training steps"
     assert grown_objects < 50, f"{grown_objects} more objects tracked by gc after 1,000 nn training steps"
-    if rss is not None and rss_after is not None:
-        assert rss_after - rss < 2 * MIB, f"RSS grew by {(rss_after - rss) / MIB:.2f} MiB over 1,000 nn training steps"
+    if rss_before is not None and rss_after is not None:
+        assert rss_after - rss_before < 2 * MIB, (
+            f"RSS grew by {(rss_after - rss_before) / MIB:.2f} MiB over 1,000 nn training steps"
+        )

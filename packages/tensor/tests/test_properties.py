@@ -52,22 +52,15 @@ from flambeau.tensor.testing import host, on_device
 # Empty reductions and zero divisors are among the inputs: numpy's warnings about them are expected.
 pytestmark = [pytest.mark.device, pytest.mark.filterwarnings("ignore::RuntimeWarning")]
 
-settings.register_profile(
-    "flambeau-ci",
-    max_examples=int(os.environ.get("FLAMBEAU_FUZZ_EXAMPLES", "10")),
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
-settings.register_profile(
-    "flambeau-long",
-    max_examples=int(os.environ.get("FLAMBEAU_FUZZ_EXAMPLES", "400")),
-    deadline=None,
-    derandomize=False,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
+for _name, _examples, _fixed in (("flambeau-ci", "10", True), ("flambeau-long", "400", False)):
+    settings.register_profile(
+        _name,
+        max_examples=int(os.environ.get("FLAMBEAU_FUZZ_EXAMPLES", _examples)),
+        deadline=None,
+        derandomize=_fixed,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
 PROFILE = settings.get_profile("flambeau-long" if os.environ.get("FLAMBEAU_FUZZ") == "long" else "flambeau-ci")
 
 # Random ops are checked statistically in test_creation.py; factories have no tensor to vary.

@@ -111,6 +111,20 @@ def limitation(name: str, devices: tuple[str, ...] = LIMITED_DEVICES) -> Any:
     return pytest.mark.xfail(on, reason=f"cuda: {CUDA_LIMITATIONS[name]}", strict=True)
 
 
+def rss() -> int | None:
+    """This process's resident set size in bytes (Linux's ``/proc/self/statm``), else None.
+
+    >>> r = rss()
+    >>> r is None or r > 0
+    True
+    """
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def shares_memory(a: Any, b: Any) -> bool:
     """Whether two tensors view the same storage (on any device)."""
     return bool(a.storage().data_ptr() == b.storage().data_ptr())
