@@ -161,7 +161,8 @@ def test_views_share_storage_after_loading() -> None:
 
 def test_a_view_whose_allocation_cannot_be_found_is_saved_by_value(monkeypatch: pytest.MonkeyPatch) -> None:
     t = ft.range(1, 12).view(3, 4).t()
-    monkeypatch.setattr(ser, "_root_flat", lambda a: np.array(a).reshape(-1))  # a copy, not the allocation
+    # a copy, not the allocation (the module, not ft.tensor the function of the same name)
+    monkeypatch.setattr(sys.modules["flambeau.tensor.tensor"], "_root_flat", lambda a: np.array(a).reshape(-1))
     back = roundtrip(t)
     assert back.tolist() == t.tolist() and back.is_contiguous() and back.storage().size() == 12
 

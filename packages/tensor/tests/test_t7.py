@@ -405,6 +405,8 @@ def test_register_t7_class_hooks() -> None:
         load(raw)  # the hook's KeyError for 'b', wrapped
     with pytest.raises(ft.RegistrationError):
         ft.register_t7_class("test.Pair", load=lambda f: f, override=False)
+    with pytest.raises(ft.RegistrationError, match="Pair already has a save hook"):
+        ft.register_t7_class("test.Other", save=(Pair, lambda p: ("test.Other", {})), override=False)
     with pytest.raises(ft.ArgumentError):
         ft.register_t7_class("test.Nothing")
 
@@ -422,6 +424,15 @@ def test_save_refuses_what_t7_cannot_hold() -> None:
         dump(ft.LongTensor([2**40]), long_size=4)
     with pytest.raises(ft.ArgumentError):
         dump(1, format="b64")
+    with pytest.raises(ft.ArgumentError, match="byteorder must be 'little' or 'big', not 'middle'"):
+        dump(1, byteorder="middle")
+    with pytest.raises(ft.ArgumentError, match="long_size must be 4 or 8, not 2"):
+        dump(1, long_size=2)
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ft.SerializationError, match="obj is nested too deeply to write"):
+        dump(deep)
 
 
 # -- malformed, truncated and unsupported input -------------------------------------------------------

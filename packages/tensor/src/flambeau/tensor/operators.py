@@ -125,7 +125,7 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
                         return h(OPS["getitem"], (self, key), None, None)
         return getitem(self, key)
 
-    from .ops.indexing import _check_key_range as check_key_range
+    from .ops.indexing import check_key_range
     from .optable import _handlers, call, check_writable, notify_write, write_watchers
 
     index_put = OPS["index_put"]
@@ -152,8 +152,7 @@ def bind(namespace: dict[str, Any], tensor_cls: Any) -> None:
         k = normalize_key(key, self._d)
         check_writable(self, "setitem")
         try:
-            if not isinstance(self._a, np.ndarray):  # cupy would wrap out-of-range index arrays silently
-                check_key_range(self._a, k, "setitem")
+            check_key_range(self._a, k, "setitem")
             self._a[k] = value
         except Exception as e:  # numpy checks shapes before it writes: the target is unchanged
             raise translate(OPS["getitem"], {"input": self}, e) from e

@@ -127,7 +127,7 @@ from .errors import ArgumentError, DeviceUnavailableError, FlambeauError, Regist
 from .random import Generator
 from .registry import Device
 from .registry import device as _device
-from .tensor import Size, Storage, Tensor, _data_ptr, _root_flat, wrap
+from .tensor import Size, Storage, Tensor, _data_ptr, placed, wrap
 
 __all__ = [
     "FORMAT",
@@ -399,20 +399,10 @@ class _Encoder:
 
     def view(self, a: Any, dev: Device) -> tuple[int, int, list[int], list[int]]:
         """(buffer, offset, sizes, strides) of backend array ``a``: a view of its whole allocation."""
-        item = a.itemsize
-        flat = _root_flat(a)
         sizes = [int(n) for n in a.shape]
-        if flat.dtype == a.dtype and all(s % item == 0 for s in a.strides):
-            strides = [s // item for s in a.strides]
-            diff = _data_ptr(a) - _data_ptr(flat) if a.size else 0
-            off, rem = divmod(diff, item)
-            n = int(flat.shape[0])
-            if a.size == 0 and 0 <= off <= n and rem == 0:
-                return self.buffer(flat, dev), off, sizes, strides
-            hi = off + sum((s - 1) * st for s, st in zip(sizes, strides, strict=True) if st > 0)
-            lo = off + sum((s - 1) * st for s, st in zip(sizes, strides, strict=True) if st < 0)
-            if rem == 0 and 0 <= lo and hi < n:
-                return self.buffer(flat, dev), off, sizes, strides
+        where = placed(a)
+        if where is not None:
+            return self.buffer(where[0], dev), where[1], sizes, [s // a.itemsize for s in a.strides]
         # A layout we cannot place inside an allocation (memory not owned by a numpy/cupy array):
         # save the values as a buffer of their own.
         own = dev.xp.ascontiguousarray(a).reshape(-1)

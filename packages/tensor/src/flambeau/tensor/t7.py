@@ -80,24 +80,15 @@ import numpy as np
 from . import dtypes as _dt
 from .errors import ArgumentError, RegistrationError, SerializationError
 from .registry import device as _device
-from .tensor import Storage, Tensor, _data_ptr, _root_flat, wrap
+from .tensor import Storage, Tensor, _data_ptr, placed, wrap
 
 __all__ = ["T7Function", "T7Object", "TableKey", "load_t7", "register_t7_class", "save_t7"]
 
 TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH, TYPE_BOOLEAN = 0, 1, 2, 3, 4, 5
 TYPE_FUNCTION, TYPE_RECUR_FUNCTION_LEGACY, TYPE_RECUR_FUNCTION = 6, 7, 8
 
-_KINDS: dict[str, np.dtype] = {
-    "Byte": _dt.uint8,
-    "Char": _dt.int8,
-    "Short": _dt.int16,
-    "Int": _dt.int32,
-    "Long": _dt.int64,
-    "Float": _dt.float32,
-    "Double": _dt.float64,
-    "Half": _dt.float16,
-}
-_KIND_OF_DTYPE = {np.dtype(v): k for k, v in _KINDS.items()}
+_KINDS = _dt.NAMES  # Torch7's type names: every flambeau dtype has one
+_KIND_OF_DTYPE = _dt.NAME_OF
 
 
 def _class_table() -> dict[str, tuple[str, str]]:
@@ -605,7 +596,7 @@ class _Reader:
         self.read_table(index, into=into, alias=alias)
 
     def read_storage(self, kind: str) -> Storage:
-        dtype = np.dtype(_KINDS[kind])
+        dtype = _KINDS[kind]
         width = self.long_size if kind == "Long" else dtype.itemsize
         k = self.read_count(f"the size of a {kind}Storage", unit=width if self.binary else 1, long=True)
         start = self.pos
@@ -643,7 +634,7 @@ class _Reader:
         offset = self.read_long(f"the storage offset of a {name} (1-based)") - 1
         at = self.pos
         storage = self.read_object()
-        dtype = np.dtype(_KINDS[kind])
+        dtype = _KINDS[kind]
         if storage is None:
             if ndim and 0 not in sizes:
                 raise self.fail(at, f"the storage of a {name} of size {reprlib.repr(sizes)}", "found nil")
@@ -934,9 +925,7 @@ class _Writer:
             self.write(v, f"{where}[{k!r}]")
 
     def write_storage(self, s: Storage, flat: Any, where: str) -> None:
-        kind = _KIND_OF_DTYPE.get(np.dtype(flat.dtype))
-        if kind is None:
-            raise SerializationError(f"save_t7: {where} has dtype {flat.dtype}, which Torch7 has no storage for")
+        kind = _KIND_OF_DTYPE[np.dtype(flat.dtype)]
         key = ("storage", _data_ptr(flat), int(flat.shape[0]), str(flat.dtype), str(s.device))
         if self.reference(TYPE_TORCH, key, flat):
             return
@@ -958,9 +947,7 @@ class _Writer:
             self.out.write(text.encode() + b"\n")
 
     def write_tensor(self, t: Tensor, where: str) -> None:
-        kind = _KIND_OF_DTYPE.get(np.dtype(t.dtype))
-        if kind is None:
-            raise SerializationError(f"save_t7: {where} has dtype {t.dtype}, which Torch7 has no tensor type for")
+        kind = _KIND_OF_DTYPE[np.dtype(t.dtype)]
         if self.reference(TYPE_TORCH, id(t), t):
             return
         self.class_header(f"torch.{kind}Tensor")
@@ -969,8 +956,11 @@ class _Writer:
             a = a.reshape(1)
         if any(s < 0 for s in a.strides) or a.strides and any(s % a.itemsize for s in a.strides):
             a = t.device.xp.ascontiguousarray(a)
-        flat = _root_flat(a)
-        offset = (_data_ptr(a) - _data_ptr(flat)) // a.itemsize if a.size else 0
+        found = placed(a)
+        if found is None:  # not placeable in its storage (cupy's base-less views): a copy of the values
+            a = t.device.xp.ascontiguousarray(a)
+            found = (a.reshape(-1), 0)
+        flat, offset = found
         sizes = [int(x) for x in a.shape]
         strides = [int(x) // a.itemsize for x in a.strides]
         self.ints([len(sizes)])

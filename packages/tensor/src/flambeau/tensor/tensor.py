@@ -104,6 +104,32 @@ def _flat_of(root: Any, a: Any) -> Any:
     return a.reshape(-1) if a.flags.c_contiguous else a.ravel()
 
 
+def placed(a: Any) -> tuple[Any, int] | None:
+    """``a``'s storage (the 1-D array of its whole allocation) and ``a``'s offset in it, in elements.
+
+    None when ``a`` cannot be placed inside an allocation it is chained to: a view cupy made
+    without a base, memory no array owns, strides that are not whole elements, or a layout
+    reaching outside the storage found. Savers then write a copy of the values instead.
+    """
+    root = _chain_root(a)
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return None  # no chain to the allocation: _root_flat would give a copy
+    item = a.itemsize
+    flat = _root_flat(a)
+    if flat.dtype != a.dtype or any(s % item for s in a.strides):
+        return None
+    off, rem = divmod(_data_ptr(a) - _data_ptr(flat) if a.size else 0, item)
+    n = int(flat.shape[0])
+    if rem:
+        return None
+    if a.size == 0:
+        return (flat, off) if 0 <= off <= n else None
+    strides = [s // item for s in a.strides]
+    hi = off + sum((s - 1) * st for s, st in zip(a.shape, strides, strict=True) if st > 0)
+    lo = off + sum((s - 1) * st for s, st in zip(a.shape, strides, strict=True) if st < 0)
+    return (flat, off) if 0 <= lo and hi < n else None
+
+
 def chained_flat(a: Any) -> Any:
     """The 1-D storage array that ``a`` views when ``a`` is chained to it, else None (no copy made).
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..optable import Op, declare
+import numpy as np
+
+from ..optable import Op, declare, value_checks
 
 _T = "import flambeau.tensor as ft\n>>> "
 
@@ -206,9 +208,13 @@ def _integral(v: Any) -> bool:
 
 
 def _pow(xp: Any, input: Any, exponent: Any) -> Any:
-    # numpy refuses integers to negative integer powers; cupy's kernel would give 0 silently: refuse on any device
-    if _integral(input) and _integral(exponent):
-        negative = bool((exponent < 0).any()) if hasattr(exponent, "shape") else exponent < 0
+    # numpy refuses integers to negative integer powers; cupy's kernel would give 0 silently: refuse
+    # on devices too, with numpy's words (the array case reads the exponents back: a value check)
+    if xp is not np and _integral(input) and _integral(exponent):
+        if hasattr(exponent, "shape"):
+            negative = value_checks() and bool((exponent < 0).any())
+        else:
+            negative = exponent < 0
         if negative:
             raise ValueError("Integers to negative integer powers are not allowed.")
     return xp.power(input, exponent)
