@@ -340,6 +340,22 @@ def test_missing_or_wrong_fields_raise_clear_errors() -> None:
         )
     with pytest.raises(SerializationError, match="no class"):
         t7.from_t7("nn.NoSuchModule", {})
+    for typename, fields, message in [
+        ("nn.MapTable", {}, "nn.MapTable: expected a 'modules' field holding the wrapped module"),
+        ("nn.BatchNormalization", {}, "nn.BatchNormalization: expected a 'running_mean' tensor field"),
+        ("nn.SpatialLPPooling", {"modules": []}, r"expected 3 modules \(power, pooling, root\), got 0"),
+        ("nn.View", {"size": "abc"}, "nn.View size: expected a size .* got 'abc'"),
+        ("nn.Sequential", {"modules": 5}, r"nn.Sequential modules: expected a Lua array \(keys 1..n\), got int"),
+        ("nn.Sequential", {"modules": {1: "a", "n": 2}}, "expected a Lua array .* got dict"),  # mixed keys
+    ]:
+        with pytest.raises(SerializationError, match=message):
+            t7.from_t7(typename, fields)
+    with pytest.raises(SerializationError, match="save_t7: object is not a flambeau.nn class"):
+        t7.to_t7(object())
+
+
+def test_cmax_and_cmin_write_torchs_index_field_names() -> None:
+    assert "maxIdx" in t7.to_t7(nn.CMaxTable())[1] and "minIdx" in t7.to_t7(nn.CMinTable())[1]
 
 
 def test_classes_without_a_hook_stay_t7_objects() -> None:

@@ -142,7 +142,7 @@ def write_idx(path: str | os.PathLike[str], tensor: ft.Tensor) -> None:
     path : str or path-like
         The file to write.
     tensor : Tensor
-        A Byte, Char, Short, Int, Float or Double tensor of at most 255 dimensions.
+        A Byte, Char, Short, Int, Float or Double tensor (numpy's 64 dimensions at most fit idx's 255).
 
     Raises
     ------
@@ -170,8 +170,6 @@ def write_idx(path: str | os.PathLike[str], tensor: ft.Tensor) -> None:
             f"write_idx: idx has no type code for {tensor.type()}; "
             "convert it to a Byte, Char, Short, Int, Float or Double tensor first"
         )
-    if array.ndim > 255:
-        raise ArgumentError(f"write_idx: idx holds at most 255 dimensions, the tensor has {array.ndim}")
     body = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     body += array.astype(_IDX_TYPES[code]).tobytes()
     path = os.fspath(path)

@@ -38,6 +38,7 @@ from typing import Any
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import SerializationError
+from flambeau.tensor.t7 import is_lua_array
 
 from .criterion import Criterion
 from .module import Module
@@ -45,6 +46,8 @@ from .module import Module
 # flambeau attribute -> Torch field, for every class (a name not listed is the same in both).
 GLOBAL_NAMES: dict[str, str] = {
     "grad_input": "gradInput",
+    "max_idx": "maxIdx",
+    "min_idx": "minIdx",
     "grad_weight": "gradWeight",
     "grad_bias": "gradBias",
     "kw": "kW",
@@ -207,9 +210,7 @@ def _as_list(v: Any, what: str) -> list[Any]:
     if isinstance(v, tuple):
         return list(v)
     if isinstance(v, dict):
-        if not v:
-            return []
-        if sorted(v) == list(range(1, len(v) + 1)):
+        if is_lua_array(v):
             return [v[i] for i in range(1, len(v) + 1)]
     raise SerializationError(f"{what}: expected a Lua array (keys 1..n), got {type(v).__name__}")
 
@@ -286,7 +287,6 @@ BUILDERS: dict[str, Builder] = {
         (tuple(a["bias"].size()) if a["bias"].dim() > 1 else a["bias"].nelement(),),
         {"scalar": bool(a.get("scalar", False))},
     ),
-    "Mul": lambda a: ((), {}),
     "CMul": lambda a: (tuple(_weight(a, "CMul").size()), {}),
     "Euclidean": lambda a: ((_weight(a, "Euclidean").size(0), a["weight"].size(1)), {}),
     "WeightedEuclidean": lambda a: ((_weight(a, "WeightedEuclidean").size(0), a["weight"].size(1)), {}),
@@ -676,7 +676,6 @@ def _loader(typename: str) -> Callable[[dict[Any, Any]], Any]:
     return load
 
 
-CLASSES.update(_all_classes())
 register()
 
 __all__ = ["from_t7", "register", "to_t7"]

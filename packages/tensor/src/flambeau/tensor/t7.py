@@ -514,7 +514,7 @@ class _Reader:
         for _ in range(k):
             key = _key(self.read_object())
             d[key] = self.read_object()
-        if into is None and index not in self.hits and d and _is_sequence(d):
+        if into is None and index not in self.hits and d and is_lua_array(d):
             lst = [d[i] for i in range(1, len(d) + 1)]
             self.memo[index] = lst
             return lst
@@ -682,7 +682,12 @@ def _key(k: Any) -> Any:
     return k
 
 
-def _is_sequence(d: dict[Any, Any]) -> bool:
+def is_lua_array(d: dict[Any, Any]) -> bool:
+    """Whether a decoded Lua table is an array: keyed 1..n (the empty table is one).
+
+    >>> is_lua_array({1: "a", 2: "b"}), is_lua_array({1: "a", "n": 2}), is_lua_array({})
+    (True, False, True)
+    """
     n = len(d)
     return all(type(k) is int and 1 <= k <= n for k in d)
 
