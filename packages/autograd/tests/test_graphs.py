@@ -149,7 +149,7 @@ def test_packed_refuses_results_that_changed_since_the_warm_up() -> None:
         p.fill(np, [np.zeros(3), np.zeros(2)])
 
 
-def _stand_in_cupy() -> types.ModuleType:
+def _stand_in_cupy(end_fails: bool = False) -> types.ModuleType:
     """The parts of cupy CapturedGraph calls, over numpy; its graphs launch nothing (see below)."""
     cp = types.ModuleType("cupy")
     cp.empty, cp.empty_like, cp.copyto = np.empty, np.empty_like, np.copyto  # type: ignore[attr-defined]
@@ -175,6 +175,8 @@ def _stand_in_cupy() -> types.ModuleType:
 
         def end_capture(self) -> Any:
             self.capturing = False
+            if end_fails:
+                raise RuntimeError("cudaErrorStreamCaptureInvalidated")
             return types.SimpleNamespace(launch=None)
 
     pool = types.SimpleNamespace(malloc=None, total_bytes=lambda: 0)
@@ -231,10 +233,11 @@ def test_a_simulated_graph_replays_new_inputs_through_its_static_memory(monkeypa
         ("warm-up", r"its warm-up run failed \(RuntimeError: GEMM 1\)"),
         ("capture", r"capturing it failed \(RuntimeError: GEMM 3\); an op probably read a device value"),
         ("layout", r"input 0 \(size \(2, 3\), strides \(48, 16\)\) changes tensor from call to call"),
+        ("end", r"ending its capture failed \(RuntimeError: cudaErrorStreamCaptureInvalidated\)"),
     ],
 )
 def test_a_graph_that_cannot_be_set_up_says_why(monkeypatch: pytest.MonkeyPatch, failing: str, message: str) -> None:
-    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy(end_fails=failing == "end"))
     f = optimize(lambda a, b: a @ b)
     a, b = ft.from_numpy(np.ones((2, 6))[:, ::2]), ft.ones(3, 2)
     f(a, b)
@@ -423,6 +426,8 @@ def test_train_step_says_what_is_wrong_with_its_arguments() -> None:
         autograd.train_step(_net, params, "sgd", optimize=False, cuda_graph=True)
     with pytest.raises(ArgumentError, match="floating-point tensors, found a Tensor of dtype int64"):
         autograd.train_step(_net, {"W": ft.LongTensor([1])}, "sgd")
+    with pytest.raises(ArgumentError, match="params holds no tensor to train"):
+        autograd.train_step(_net, {"W": []}, "sgd")
 
 
 def test_train_step_with_cuda_graph_on_the_cpu_runs_the_program() -> None:

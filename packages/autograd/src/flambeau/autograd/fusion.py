@@ -96,16 +96,6 @@ class Spec:
     nargs: int = 1
 
 
-def _np_sigmoid(a: Any) -> Any:
-    e = np.exp(-np.abs(a))
-    r = a.dtype.type(1) / (a.dtype.type(1) + e)
-    return np.where(a >= 0, r, e * r)
-
-
-def _np_sign(a: Any) -> Any:
-    return np.sign(a)
-
-
 def _abs_c(a: list[str], t: np.dtype) -> str:
     if t.kind == "f":
         return _math("fabs")(a, t)
@@ -142,7 +132,7 @@ UFUNCS: dict[str, Spec] = {
     "negative": Spec(lambda a, t: f"-{a[0]}", np.negative),
     "abs": Spec(_abs_c, np.abs),
     "absolute": Spec(_abs_c, np.abs),
-    "sign": Spec(lambda a, t: f"flb_sign({a[0]})", _np_sign),
+    "sign": Spec(lambda a, t: f"flb_sign({a[0]})", np.sign),
     "maximum": Spec(lambda a, t: f"flb_max({a[0]}, {a[1]})", np.maximum, nargs=2),
     "minimum": Spec(lambda a, t: f"flb_min({a[0]}, {a[1]})", np.minimum, nargs=2),
     "square": Spec(lambda a, t: f"{a[0]} * {a[0]}", np.square),
@@ -170,24 +160,22 @@ def _clip_c(a: list[str], t: np.dtype) -> str:
     return x
 
 
-def _np_clip(x: Any, lo: Any, hi: Any) -> Any:
-    if lo is not None:
-        x = np.maximum(x, lo)
-    if hi is not None:
-        x = np.minimum(x, hi)
-    return x
+def _forward(name: str) -> Callable[..., Any]:
+    """The op's own forward on numpy: the evaluator of a table op is the op itself."""
+    impl = optable.OPS[name].impl
+    return lambda *args: impl(np, *args)
 
 
 # Table ops that are not one ufunc (``Op.ufunc`` empty): op name -> its spec (the numpy form
-# computes what the op's forward does, in the node's type).
+# is the op's forward, run in the node's type).
 TABLE_OPS: dict[str, Spec] = {
     "pow": UFUNCS["power"],
     "square": UFUNCS["square"],
-    "rsqrt": Spec(lambda a, t: f"{_literal(1, t)} / {_math('sqrt')(a, t)}", lambda x: 1 / np.sqrt(x), "float"),
+    "rsqrt": Spec(lambda a, t: f"{_literal(1, t)} / {_math('sqrt')(a, t)}", _forward("rsqrt"), "float"),
     "cinv": UFUNCS["reciprocal"],
-    "sigmoid": Spec(lambda a, t: f"flb_sigmoid({a[0]})", _np_sigmoid, "float"),
+    "sigmoid": Spec(lambda a, t: f"flb_sigmoid({a[0]})", _forward("sigmoid"), "float"),
     "where": Spec(lambda a, t: f"{a[0]} ? {a[1]} : {a[2]}", np.where, "where", 3),
-    "clamp": Spec(_clip_c, _np_clip, "arith", 3),
+    "clamp": Spec(_clip_c, _forward("clamp"), "arith", 3),
     "logical_not": UFUNCS["logical_not"],
 }
 _REDUCTIONS = ("sum", "mean")

@@ -50,7 +50,6 @@ How a graph is captured (:class:`CapturedGraph`):
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -127,9 +126,6 @@ class Packed:
         return [copies[dt][i:j].reshape(shape) for dt, i, j, shape in self.slots]
 
 
-_FLOAT_RESULT = re.compile(r"\bfloat\(v\d+\)")
-
-
 def refusal(prog: Program) -> str | None:
     """Why ``prog`` cannot be captured as a CUDA graph, or ``None`` when it can.
 
@@ -158,10 +154,9 @@ def refusal(prog: Program) -> str | None:
     >>> refusal(next(iter(g.programs.values()))[0]) is None
     True
     """
-    if "raise _Retrace" in prog.source:
+    if prog.reads["guards"]:
         return "it reads tensor values on the host (a branch or item() on a tensor: a guard the graph cannot check)"
-    ret = prog.source.rstrip().rsplit("\n", 1)[-1]
-    if _FLOAT_RESULT.search(ret):
+    if prog.reads["numbers"]:
         return "it returns a Python number computed on the device (reading it is a host synchronisation)"
     return None
 

@@ -46,6 +46,7 @@ import flambeau.tensor as ft
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import ArgumentError, ShapeError
 
+from .rules.shape import embed_all
 from .tracer import Primitive, detach
 from .util import dropout as _dropout
 
@@ -494,10 +495,7 @@ def _block_max_vjp(g: Any, ans: Any, x: Any, k: int) -> Any:
     for m in masks[1:]:
         count = count + m
     share = g / count
-    out = ft.zeros_like(x).type(g.dtype)
-    for key, m in zip(keys, masks, strict=True):
-        out = out.index_put(key, share * m, accumulate=True)
-    return out
+    return embed_all(((key, share * m) for key, m in zip(keys, masks, strict=True)), x)
 
 
 _block_max.defvjp(_block_max_vjp, None)

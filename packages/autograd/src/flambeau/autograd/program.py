@@ -49,7 +49,10 @@ class Program:
         # The fused kernels the program calls (``fuse``: True or False forces fusion on or off;
         # None fuses on the device types in FUSE_ON); each has ``source`` and ``operation``.
         self.kernels: list[fusion.Kernel] = []
-        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers, fuse, self.kernels)
+        # What it reads on the host: guards (a branch or item() on a tensor value), and results
+        # returned as Python numbers computed on the device (``float(v)``).
+        self.reads: dict[str, bool] = {"guards": False, "numbers": False}
+        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers, fuse, self.kernels, self.reads)
         self.lock = threading.Lock()  # buffers make a program non-reentrant: one thread at a time
         exec(compile(self.source, f"<flambeau program {source_name}>", "exec"), self.ns)
         self.run: Callable[[list[Any]], Any] = self.ns["run"]
@@ -247,8 +250,10 @@ def _compile(
     stable: bool,
     fuse: bool | None = None,
     kernels: list[Any] | None = None,
+    reads: dict[str, bool] | None = None,
 ) -> str:
     consts: dict[int, str] = {}
+    reads = {} if reads is None else reads
 
     def const(v: Any) -> str:
         if v is None or v.__class__ in (bool, int, str) or (v.__class__ is float and np.isfinite(v)):
@@ -276,6 +281,7 @@ def _compile(
             return repr(float(x.sym._g.const))
         if x.__class__ is _FloatOut:
             needed.add(x.sym._g.id)
+            reads["numbers"] = True
             return f"float(v{x.sym._g.id})"
         if isinstance(x, Tensor):
             return f"_clone({const(x)})"
@@ -350,6 +356,7 @@ def _compile(
             else f"{const(fn)}({', '.join([item(a) for a in ins.args] + [f'{k}={item(v)}' for k, v in ins.kw.items()])})"
         )
         if ins.kind == "guard":
+            reads["guards"] = True
             lines.append(f"    if not _same({call}, {const(ins.expect)}): raise _Retrace")
         elif ins.kind == "call":
             lines.append(f"    v{ins.outs[0]} = {call}._a")

@@ -41,6 +41,14 @@ def embed(g: Any, x: Any, key: tuple[Any, ...]) -> Any:
     return ft.zeros_like(x).index_put(key, g, accumulate=True)
 
 
+def embed_all(parts: Any, x: Any) -> Any:
+    """Zeros of ``x``'s size with each ``(key, g)`` of ``parts`` added at ``x[key]`` in turn."""
+    out = ft.zeros_like(x)
+    for key, g in parts:
+        out = out.index_put(key, g, accumulate=True)
+    return out
+
+
 def _select(g: Any, ans: Any, x: Any, dim: int, index: int) -> Any:
     d = _d(x, dim)
     return embed(g, x, (slice(None),) * d + (operator.index(index), Ellipsis))
@@ -75,15 +83,11 @@ def _unfold(g: Any, ans: Any, x: Any, dimension: int, size: int, step: int) -> A
     # slice per j, so g goes back as `size` slice additions. (A scatter-add through an index array
     # is 5-10x slower on the cpu, and its atomics serialise on a GPU where windows overlap.)
     d = _d(x, dimension)
-    count = ans.size(d)
-    out = ft.zeros_like(x)
-    if count == 0:
-        return out
-    last = g.dim() - 1
-    for j in range(size):
-        key = (slice(None),) * d + (slice(j, j + (count - 1) * step + 1, step),)
-        out = out.index_put(key, g.select(last, j), accumulate=True)
-    return out
+    count, last = ans.size(d), g.dim() - 1
+    lead = (slice(None),) * d
+    return embed_all(
+        ((lead + (slice(j, j + (count - 1) * step + 1, step),), g.select(last, j)) for j in range(size)), x
+    )
 
 
 def _repeat(g: Any, ans: Any, x: Any, sizes: tuple[Any, ...]) -> Any:
