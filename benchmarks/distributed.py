@@ -84,15 +84,6 @@ def quiet_bcast(value: int) -> int:
     return int(box[0])
 
 
-def convnet_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The convnet's float32 parameters, with Torch's init (as run.py's convnet_b32 makes them)."""
-    p: dict[str, np.ndarray] = {}
-    for k, shape in run.CONVNET_SHAPES.items():
-        fan_in = int(np.prod(run.CONVNET_SHAPES["W" + k[1:]][1:]))
-        p[k] = rng.uniform(-1, 1, shape).astype(np.float32) / np.float32(np.sqrt(fan_in))
-    return p
-
-
 class Row:
     """One timed statement: ``call()`` once per call; ``local`` rows run on rank 0 alone."""
 
@@ -132,7 +123,7 @@ class Row:
 
 def build_rows(size: int) -> tuple[list[Row], dict[str, Any]]:
     rng = np.random.default_rng(WORLD.Get_rank())
-    p = convnet_params(np.random.default_rng(0))
+    p = run.convnet_params(np.random.default_rng(0))
     total = sum(v.size for v in p.values())
     comm = distlearn.Comm(timeout=60)
 

@@ -175,10 +175,7 @@ def _default_float(ft: Any) -> Any:
 
 def _convnet(mods: dict[str, Any], batch: int) -> dict[str, Callable[[], Any]]:
     rng = np.random.default_rng(0)
-    p: dict[str, np.ndarray] = {}
-    for k, shape in run.CONVNET_SHAPES.items():
-        fan_in = int(np.prod(run.CONVNET_SHAPES["W" + k[1:]][1:]))
-        p[k] = rng.uniform(-1, 1, shape).astype(np.float32) / np.float32(np.sqrt(fan_in))
+    p = run.convnet_params(rng)
     x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, batch)
     torch = mods["torch"]

@@ -702,13 +702,19 @@ def _torch_convnet(torch: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callabl
     return step, model
 
 
+def convnet_params(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The convnet's float32 parameters with Torch's init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    p: dict[str, np.ndarray] = {}
+    for k, shape in CONVNET_SHAPES.items():
+        fan_in = int(np.prod(CONVNET_SHAPES["W" + k[1:]][1:]))
+        p[k] = rng.uniform(-1, 1, shape).astype(np.float32) / np.float32(np.sqrt(fan_in))
+    return p
+
+
 @workload("convnet_b32", "talk's conv/tanh/max-pool net, 32x32 RGB, batch 32, float32: one SGD step", pause=True)
 def convnet_b32(peers: dict[str, ModuleType]) -> list[Variant]:
     rng = np.random.default_rng(0)
-    p: dict[str, np.ndarray] = {}
-    for k, shape in CONVNET_SHAPES.items():  # Torch's init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        fan_in = int(np.prod(CONVNET_SHAPES["W" + k[1:]][1:]))
-        p[k] = rng.uniform(-1, 1, shape).astype(np.float32) / np.float32(np.sqrt(fan_in))
+    p = convnet_params(rng)
     x = rng.standard_normal((32, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, 32)
 

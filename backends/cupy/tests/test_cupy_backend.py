@@ -148,8 +148,10 @@ def test_integers_cover_their_range_uniformly() -> None:
     lo, hi = np.array([1, 10]), np.array([3, 12])
     x = g.integers(lo, hi, size=(1000, 2), endpoint=True)
     assert x[:, 0].min() == 1 and x[:, 0].max() == 3 and x[:, 1].min() == 10 and x[:, 1].max() == 12
-    with pytest.raises(ValueError, match="low >= high"):
+    with pytest.raises(ValueError, match=r"low >= high \(5 >= 5\)"):
         g.integers(5, 5)
+    with pytest.raises(ValueError, match="low >= high$"):  # array bounds, one pair empty
+        g.integers(np.array([1, 3]), np.array([2, 3]))
 
 
 def test_permutation_is_a_permutation() -> None:

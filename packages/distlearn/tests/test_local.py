@@ -27,10 +27,10 @@ def test_a_one_rank_job_reduces_to_the_values_themselves(comm):
 
 def test_a_flat_contiguous_tensor_is_its_own_buffer():
     t = ft.zeros(5)
-    p = tree.Packed(t, "test")
+    p = tree.Packed(t)
     assert np.shares_memory(p.buffers[np.dtype(np.float64)], t._a)
     v = ft.zeros(10)[::2]  # not contiguous: copied
-    assert not np.shares_memory(tree.Packed(v, "test").buffers[np.dtype(np.float64)], v._a)
+    assert not np.shares_memory(tree.Packed(v).buffers[np.dtype(np.float64)], v._a)
 
 
 def test_leaves_and_rebuild_keep_the_tree_structure():
@@ -73,7 +73,7 @@ def test_a_refused_all_reduce_leaves_the_tree_as_it_was(comm):
 
 
 def test_options_are_checked():
-    with pytest.raises(Exception, match="timeout must be > 0"):
+    with pytest.raises(ft.ArgumentError, match="timeout must be > 0"):
         distlearn.Comm(timeout=0)
     with pytest.raises(ValueError, match="tau must be an int >= 1"):
         distlearn.AllReduceEA(tau=0)

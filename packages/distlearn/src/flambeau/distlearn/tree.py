@@ -37,11 +37,7 @@ def rebuild(tree: Any, values: list[Any]) -> Any:
 
     def walk(t: Any) -> Any:
         if isinstance(t, dict):
-            return (
-                type(t)((k, walk(v)) for k, v in t.items())
-                if type(t) is not dict
-                else {k: walk(v) for k, v in t.items()}
-            )
+            return type(t)((k, walk(v)) for k, v in t.items())
         if isinstance(t, tuple) and hasattr(t, "_fields"):  # a namedtuple
             return type(t)(*(walk(v) for v in t))
         if isinstance(t, list | tuple):
