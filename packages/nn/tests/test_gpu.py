@@ -15,7 +15,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn.gpu import GPU
 from flambeau.tensor.errors import ArgumentError, ShapeError
-from flambeau.tensor.testing import host
+from flambeau.tensor.testing import host, type_prefix
 
 
 def here() -> str:
@@ -128,7 +128,7 @@ def test_a_first_layer_without_grad_input_only_accumulates() -> None:
 def test_type_converts_the_module_and_it_stays_on_its_device() -> None:
     gpu = GPU(nn.Linear(3, 2), here())
     assert gpu.float() is gpu
-    prefix = ft.zeros(0).type().rsplit(".", 1)[0]  # flambeau on cpu, flambeau.cuda on cuda
+    prefix = type_prefix()
     assert gpu.module.weight.dtype == ft.float32 and gpu.type() == f"{prefix}.FloatTensor"
     out = gpu.forward(ft.randn(2, 3).float())
     assert out.dtype == ft.float32

@@ -15,7 +15,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import SerializationError
-from flambeau.tensor.testing import host
+from flambeau.tensor.testing import host, type_prefix
 
 
 def rand(*size: int) -> Tensor:
@@ -274,7 +274,7 @@ def test_type_conversion_keeps_sharing(convert: Any, name: str) -> None:
     b.share(a, "weight", "bias", "grad_weight", "grad_bias")
     m = nn.Sequential(nn.Concat(0).add(a).add(b))
     x = rand(3)
-    name = x.type().rsplit(".", 1)[0] + "." + name  # flambeau.FloatTensor on cpu, flambeau.cuda.FloatTensor on cuda
+    name = type_prefix() + "." + name
     before = host(m.forward(x)).copy()
     w = a.weight
     assert convert(m) is m

@@ -12,7 +12,7 @@ from nncheck import check_module
 import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.tensor.errors import ArgumentError, IndexError, ShapeError
-from flambeau.tensor.testing import host, on_device
+from flambeau.tensor.testing import host, on_device, type_prefix
 
 pytestmark = pytest.mark.device
 
@@ -284,7 +284,7 @@ def test_identity_copy_contiguous() -> None:
     assert nn.Identity().forward(table) is table
     c = nn.Copy("torch.DoubleTensor", "torch.FloatTensor")
     y = c.forward(x)
-    prefix = x.type().rsplit(".", 1)[0]  # 'flambeau' on cpu, 'flambeau.cuda' on cuda: Copy keeps the device
+    prefix = type_prefix()  # Copy keeps the device
     assert y.type() == f"{prefix}.FloatTensor"
     close(y, A(x).astype(np.float32), 1e-6)
     assert c.backward(x, y).type() == f"{prefix}.DoubleTensor"

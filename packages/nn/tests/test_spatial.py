@@ -16,7 +16,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn import kernels
 from flambeau.tensor.errors import ArgumentError, DeviceMismatchError, DTypeError, ShapeError
-from flambeau.tensor.testing import host, on_device
+from flambeau.tensor.testing import host, on_device, type_prefix
 
 RNG = np.random.default_rng(0)
 
@@ -539,7 +539,7 @@ def float_modules() -> list[nn.Module]:
 @pytest.mark.device
 def test_float32_stays_float32() -> None:
     x = ft.rand(2, 3, 8, 6, dtype="float32")
-    prefix = x.type().rsplit(".", 1)[0]  # flambeau on cpu, flambeau.cuda on cuda
+    prefix = type_prefix()
     for m in float_modules():
         m.float()
         y = m.forward(x)
@@ -581,7 +581,7 @@ def test_grad_output_type_and_device_errors() -> None:
     m.forward(x)
     with pytest.raises(ShapeError, match=r"grad_output of size 3x2x2 does not match the output \(size 3x3x3\)"):
         m.backward(x, ft.zeros(3, 2, 2))
-    prefix = re.escape(x.type().rsplit(".", 1)[0])  # flambeau on cpu, flambeau.cuda on cuda
+    prefix = re.escape(type_prefix())
     with pytest.raises(DTypeError, match=rf"input is a {prefix}.FloatTensor but the weight a {prefix}.DoubleTensor"):
         m.forward(x.float())
     with pytest.raises(DTypeError, match="floating-point"):

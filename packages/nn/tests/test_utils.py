@@ -9,7 +9,7 @@ import flambeau.nn as nn
 import flambeau.tensor as ft
 from flambeau.nn import utils
 from flambeau.tensor.errors import ArgumentError
-from flambeau.tensor.testing import host, on_device, shares_memory
+from flambeau.tensor.testing import host, on_device, shares_memory, type_prefix
 
 
 def T(a: object) -> ft.Tensor:
@@ -29,7 +29,7 @@ def test_recursive_type_converts_nested_lists_in_place_and_keeps_sharing() -> No
     assert out is data  # lists are converted in place, as Torch's tables
     assert out[2:] == [3, "name", None]
     fx, (frow, flabels) = out[0], out[1]
-    prefix = x.type().rsplit(".", 1)[0]  # flambeau on cpu, flambeau.cuda on cuda: the device is kept
+    prefix = type_prefix()  # the device is kept
     assert fx.type() == frow.type() == f"{prefix}.FloatTensor"
     assert flabels.type() == f"{prefix}.LongTensor"  # index tensors keep their type (as Module.type)
     np.testing.assert_array_equal(host(fx), np.arange(6.0, dtype=np.float32).reshape(2, 3))

@@ -50,6 +50,12 @@ def device() -> Any:
     return ft.device(_spec[0])
 
 
+def type_prefix() -> str:
+    """The prefix of Torch7 type names on the device under test: ``'flambeau'`` on the cpu,
+    ``'flambeau.cuda'`` on cuda (``flambeau.cuda.FloatTensor``)."""
+    return str(on_device([]).type()).rsplit(".", 1)[0]
+
+
 def on_device(a: Any, dtype: Any = None) -> Any:
     """A tensor holding a copy of ``a`` (numpy array, number, nested list) on the device under test.
 
