@@ -4,7 +4,9 @@ on the CPU against a column-major reference BLAS that reads the same raw pointer
 
 from __future__ import annotations
 
+import ctypes
 import itertools
+import types
 from typing import Any
 
 import numpy as np
@@ -181,6 +183,92 @@ def test_without_libcublas_the_binding_names_every_library_it_tried() -> None:
         assert made == [1] and "cannot load libcublas" in str(e) and "libcublas.so.12:" in str(e)
     else:  # a machine with a CUDA toolkit but no GPU loads it: the binding is then complete
         assert made == [1]
+
+
+class _FakeCublasLib:
+    """A cuBLAS stand-in: each function records its call and returns ``status`` (GEMMs) or 0."""
+
+    NAMES = ("cublasCreate_v2", "cublasSetStream_v2", "cublasSetWorkspace_v2", "cublasSgemm_v2", "cublasDgemm_v2")
+
+    def __init__(self, status: int = 0) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.status = status
+        for name in self.NAMES:
+            setattr(self, name, _FakeFn(self, name))
+
+
+class _FakeFn:
+    """One function of :class:`_FakeCublasLib` (ctypes sets its ``argtypes`` and ``restype``)."""
+
+    def __init__(self, lib: _FakeCublasLib, name: str) -> None:
+        self.lib, self.name = lib, name
+
+    def __call__(self, *args: Any) -> int:
+        if self.name == "cublasCreate_v2":
+            args[0]._obj.value = 0xABC  # the handle, written through ctypes.byref(pointer)
+            args = ()
+        if "gemm" in self.name:  # alpha and beta: host pointers, read during the call
+            scalar = ctypes.c_float if self.name == "cublasSgemm_v2" else ctypes.c_double
+            alpha, beta = (scalar.from_address(args[i]).value for i in (6, 11))
+            args = (*args[:6], alpha, *args[7:11], beta, *args[12:])
+        self.lib.calls.append((self.name, *args))
+        return self.lib.status if "gemm" in self.name else 0
+
+
+def _fake_cupy(stream: list[int], capturing: list[bool], mallocs: list[int]) -> Any:
+    def malloc(n: int) -> int:
+        mallocs.append(n)
+        return 0x1000 * len(mallocs)
+
+    return types.SimpleNamespace(
+        cuda=types.SimpleNamespace(
+            runtime=types.SimpleNamespace(getDevice=lambda: 0, streamIsCapturing=lambda s: capturing[0], malloc=malloc),
+            get_current_stream=lambda: types.SimpleNamespace(ptr=stream[0]),
+        )
+    )
+
+
+def test_each_new_stream_gets_the_workspace_back_since_setting_a_stream_drops_it() -> None:
+    # cuBLAS's cublasSetStream puts the handle back on its default workspace pool, which would
+    # allocate inside a capture: the binding sets its own workspace again after every stream change.
+    from flambeau.backends.cupy.cublas import Cublas
+
+    stream, capturing, mallocs = [7], [False], []
+    lib = _FakeCublasLib()
+    blas = Cublas(_fake_cupy(stream, capturing, mallocs), lib=lib)
+    args = ("N", "T", 2, 3, 4, 0x10, 2, 0x20, 3, 0x30, 2)
+    blas.gemm(np.float32, *args)
+    blas.gemm(np.float32, *args)  # the same stream: nothing is set again
+    stream[0], capturing[0] = 9, True  # a capturing stream, after the handle exists
+    blas.gemm(np.float64, *args)
+    names = [c[0] for c in lib.calls]
+    assert names == [
+        "cublasCreate_v2", "cublasSetStream_v2", "cublasSetWorkspace_v2", "cublasSgemm_v2", "cublasSgemm_v2",
+        "cublasSetStream_v2", "cublasSetWorkspace_v2", "cublasDgemm_v2",
+    ]  # fmt: skip
+    assert mallocs == [Cublas.WORKSPACE]  # one workspace for the device, kept across streams
+    assert [c[1:] for c in lib.calls if c[0] == "cublasSetStream_v2"] == [(0xABC, 7), (0xABC, 9)]
+    assert [c[1:] for c in lib.calls if c[0] == "cublasSetWorkspace_v2"] == [(0xABC, 0x1000, Cublas.WORKSPACE)] * 2
+    gemm = next(c for c in lib.calls if c[0] == "cublasDgemm_v2")
+    # handle, N, T, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
+    assert gemm[1:] == (0xABC, 0, 1, 2, 3, 4, 1.0, 0x10, 2, 0x20, 3, 0.0, 0x30, 2)
+
+
+def test_a_handle_first_needed_during_a_capture_and_a_failed_gemm_are_refused_by_name() -> None:
+    from flambeau.backends.cupy.cublas import Cublas, CublasError
+
+    lib = _FakeCublasLib(status=13)
+    blas = Cublas(_fake_cupy([5], [True], []), lib=lib)
+    with pytest.raises(CublasError, match="came during a capture: its cuBLAS handle"):
+        blas.gemm(np.float32, "N", "N", 1, 1, 1, 1, 1, 1, 1, 1, 1)
+    assert lib.calls == []  # nothing was made inside the capture
+    blas = Cublas(_fake_cupy([5], [False], []), lib=lib)
+    with pytest.raises(
+        CublasError, match=r"cublasSgemm_v2\(N, T, m=2, n=3, k=4, lda=2, ldb=3, ldc=2\) failed with cuBLAS status 13"
+    ):
+        blas.gemm(np.float32, "N", "T", 2, 3, 4, 1, 2, 1, 3, 1, 2)
+    with pytest.raises(CublasError, match="exceed 32-bit GEMM"):
+        blas.gemm(np.float64, "N", "N", 1 << 31, 1, 1, 1, 1 << 31, 1, 1, 1, 1 << 31)
 
 
 # -- on a CUDA device -----------------------------------------------------------------------------

@@ -9,7 +9,9 @@ library cupy loaded directly, with a handle of its own per device:
   ``flambeau.autograd.graphs``). The workspace is a plain ``cudaMalloc`` outside every memory
   pool, kept for the life of the process: a graph's private pool is freed with the graph, and
   cuBLAS would go on using the memory;
-- before each call, the handle's stream is set to cupy's current stream (the capturing one);
+- before a call on another stream than the last one (cupy's current stream: the capturing one),
+  the handle's stream is set, and then its workspace again: ``cublasSetStream`` puts the handle
+  back on cuBLAS's default workspace pool, which would allocate during a capture;
 - math mode is cuBLAS's default: full float32, no TF32, as cupy's ``matmul``.
 
 Only ``sgemm`` and ``dgemm`` are bound: :mod:`.gemm` maps numpy's ``matmul`` and ``dot`` on them.
@@ -60,6 +62,15 @@ def _library(cupy: Any) -> ctypes.CDLL:
     raise CublasError("cannot load libcublas for captured matrix products: " + "; ".join(errors))
 
 
+class _Handle:
+    """A device's cuBLAS handle, its workspace, and the stream it was last set to (``None``: never)."""
+
+    __slots__ = ("handle", "stream", "workspace")
+
+    def __init__(self, handle: int, workspace: int):
+        self.handle, self.workspace, self.stream = handle, workspace, None
+
+
 class Cublas:
     """The column-major ``gemm`` of :class:`.gemm.Blas` on cupy arrays' device pointers.
 
@@ -67,13 +78,15 @@ class Cublas:
     ----------
     cupy : module
         The imported cupy (the current device and stream are cupy's).
+    lib : ctypes.CDLL, optional
+        The cuBLAS library; by default the one cupy loaded.
     """
 
     WORKSPACE = 32 << 20  # NVIDIA's recommended cuBLAS workspace on Hopper (4 MiB suffices before)
 
-    def __init__(self, cupy: Any):
+    def __init__(self, cupy: Any, lib: Any = None):
         self._cupy = cupy
-        lib = self._lib = _library(cupy)
+        lib = self._lib = _library(cupy) if lib is None else lib
         vp, i = ctypes.c_void_p, ctypes.c_int
         lib.cublasCreate_v2.argtypes = [ctypes.POINTER(vp)]
         lib.cublasSetStream_v2.argtypes = [vp, vp]
@@ -90,7 +103,7 @@ class Cublas:
         if self._set_workspace is not None:
             self._set_workspace.argtypes = [vp, vp, ctypes.c_size_t]
             self._set_workspace.restype = i
-        self._handles: dict[int, int] = {}
+        self._handles: dict[int, _Handle] = {}  # per device
         self._lock = threading.Lock()
 
     @staticmethod
@@ -98,7 +111,8 @@ class Cublas:
         if status != 0:
             raise CublasError(f"{call} failed with cuBLAS status {status}")
 
-    def _handle(self, stream: int) -> int:
+    def _handle(self, stream: int) -> _Handle:
+        """The current device's handle, on ``stream`` with its own workspace (made on first use)."""
         cupy = self._cupy
         dev = cupy.cuda.runtime.getDevice()
         h = self._handles.get(dev)
@@ -110,11 +124,14 @@ class Cublas:
                 )
             ptr = ctypes.c_void_p()
             self._check(self._lib.cublasCreate_v2(ctypes.byref(ptr)), "cublasCreate")
-            h = int(ptr.value or 0)
-            if self._set_workspace is not None:
-                ws = cupy.cuda.runtime.malloc(self.WORKSPACE)  # never freed: the handle lives as long
-                self._check(self._set_workspace(h, ws, self.WORKSPACE), "cublasSetWorkspace")
-            self._handles[dev] = h
+            # never freed: the handle lives as long as the process
+            ws = cupy.cuda.runtime.malloc(self.WORKSPACE) if self._set_workspace is not None else 0
+            h = self._handles[dev] = _Handle(int(ptr.value or 0), ws)
+        if h.stream != stream:
+            self._check(self._lib.cublasSetStream_v2(h.handle, stream), "cublasSetStream")
+            if self._set_workspace is not None:  # setting the stream dropped the workspace: set it again
+                self._check(self._set_workspace(h.handle, h.workspace, self.WORKSPACE), "cublasSetWorkspace")
+            h.stream = stream
         return h
 
     def pointer(self, array: Any) -> int:
@@ -130,8 +147,7 @@ class Cublas:
         one, zero = scalar(1), scalar(0)  # read by cuBLAS during the call (host pointer mode)
         stream = int(self._cupy.cuda.get_current_stream().ptr)
         with self._lock:  # the handle's stream is shared state
-            h = self._handle(stream)
-            self._check(self._lib.cublasSetStream_v2(h, stream), "cublasSetStream")
+            h = self._handle(stream).handle
             status = fn(h, _OP[transa], _OP[transb], m, n, k, ctypes.addressof(one), a, lda, b, ldb,
                         ctypes.addressof(zero), c, ldc)  # fmt: skip
         self._check(status, f"{name}({transa}, {transb}, m={m}, n={n}, k={k}, lda={lda}, ldb={ldb}, ldc={ldc})")
