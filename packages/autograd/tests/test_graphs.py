@@ -9,6 +9,8 @@ device (skipped, with the reason, where there is none).
 from __future__ import annotations
 
 import contextlib
+import functools
+import re
 import sys
 import types
 import warnings
@@ -19,8 +21,9 @@ import pytest
 
 import flambeau.tensor as ft
 from flambeau import autograd
-from flambeau.autograd import grad, optimize
-from flambeau.autograd.graphs import CapturedGraph, GraphCaptureError, Packed, refusal
+from flambeau.autograd import compiler, grad, optimize
+from flambeau.autograd.capture import RetraceSignal
+from flambeau.autograd.graphs import CapturedGraph, GraphCaptureError, Packed, refusal, segments
 from flambeau.autograd.model import _conv2d, _max_pool2d
 from flambeau.tensor.errors import ArgumentError, DomainError
 from flambeau.tensor.optable import trusted_values
@@ -103,18 +106,42 @@ def test_grad_refuses_a_graph_without_optimize() -> None:
         grad(_mlp_loss, cuda_graph=True)
 
 
-def test_a_program_with_guards_cannot_be_captured_and_one_without_can() -> None:
-    def branchy(x: Any) -> Any:
-        return x * 2 if bool(x.sum() > 0) else x * 3
+def test_a_program_with_guards_is_cut_at_them_into_parts_that_together_are_its_run() -> None:
+    def branchy(p: dict[str, Any], x: Any) -> Any:
+        h = ft.tanh(x @ p["W"])
+        if bool(h.sum() > 0):  # two guards: three stretches of device work
+            h = h * 2
+        return (h * h).sum() if bool(h.max() < 1.5) else h.sum()
 
-    f = optimize(branchy)
-    f(ft.Tensor([1.0, 2.0]))
-    (prog,) = next(iter(f.programs.values()))
-    assert "guard" in (refusal(prog) or "")
-
-    g = optimize(grad(lambda x: (x.exp() * x).sum()))
-    g(ft.Tensor([1.0, 2.0]))
-    assert refusal(next(iter(g.programs.values()))[0]) is None
+    rng = np.random.default_rng(2)
+    p = {"W": ft.from_numpy(rng.standard_normal((3, 2)))}
+    x = ft.from_numpy(np.abs(rng.standard_normal((4, 3))))
+    p["W"].abs_()
+    df = optimize(grad(branchy))
+    df(p, x)
+    (prog,) = next(iter(df.programs.values()))
+    assert refusal(prog) is None and prog.reads["guards"]
+    parts = segments(prog)
+    assert len(parts) == 3 and [guard is None for _, guard in parts] == [False, False, True]
+    leaves = [p["W"], x]
+    env: dict[str, Any] = {}
+    for segment, guard in parts:
+        res = segment(leaves, env)
+        if guard is not None:
+            guard(env)
+    _close(res, prog.run(leaves), 0.0)
+    _close(res, grad(branchy)(p, x), 1e-12)
+    # A value a segment hands on stays in env; one no later part reads does not.
+    assert "v0" not in env and all(re.fullmatch(r"v\d+", k) for k in env)
+    env = {}
+    parts[0][0]([p["W"], -x], env)  # the other branch: the first guard stops it
+    with pytest.raises(RetraceSignal):
+        parts[0][1](env)
+    plain = optimize(grad(lambda a: (a.exp() * a).sum()))
+    plain(x)
+    ((segment, guard),) = segments(next(iter(plain.programs.values()))[0])  # no guard: one part
+    assert guard is None and "E[" not in segment.source
+    _close(segment([x], {}), grad(lambda a: (a.exp() * a).sum())(x), 1e-12)
 
 
 def test_packed_results_come_out_as_disjoint_fresh_views_of_one_copy_per_dtype() -> None:
@@ -198,8 +225,32 @@ def _simulated(prog: Any, leaves: list[Any], copied: set[int], writeback: Any = 
     g = CapturedGraph(prog, leaves, copied, writeback=writeback)
     for t, b in zip(leaves, before, strict=True):
         t.copy_(b)  # a real capture records the body without running it: undo its updates
-    g.graph.launch = lambda: g._body(prog.run, writeback)
+    _relaunchable(g, writeback)
     return g
+
+
+def _relaunchable(g: CapturedGraph, writeback: Any = None) -> None:
+    """Make ``g``'s stand-in graphs run what they captured when launched (counted in ``g.runs``)."""
+    g.runs = [0] * len(g.parts)  # type: ignore[attr-defined]
+
+    def launch(i: int) -> None:
+        g.runs[i] += 1  # type: ignore[attr-defined]
+        segment = g.parts[i][0]
+        if i < len(g.parts) - 1:
+            segment(g.static, g.env)
+        else:
+            g._body(segment, writeback)
+
+    for i, graph in enumerate(g.graphs):
+        graph.launch = functools.partial(launch, i)
+
+
+class _SimulatedGraph(CapturedGraph):
+    """A CapturedGraph on the stand-in cupy whose graphs run what they captured (no writeback)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _relaunchable(self)
 
 
 def test_a_simulated_graph_replays_new_inputs_through_its_static_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,6 +309,45 @@ def test_a_graph_that_cannot_be_set_up_says_why(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(a._d.backend, "capture_namespace", make, raising=False)
     with pytest.raises(GraphCaptureError, match=message):
         CapturedGraph(prog, [a, b], copied={0} if failing == "layout" else set())
+
+
+def _two_paths(p: dict[str, Any], x: Any) -> Any:
+    h = ft.tanh(x @ p["W"])
+    if bool(h.sum() > 0):
+        return (h * 2).sum()
+    return (h * h).sum()
+
+
+def test_each_path_of_a_function_with_guards_gets_its_graphs_and_a_failed_guard_moves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Optimized's own flow, with stand-in graphs that run what they captured: the first replay of a
+    # path captures its program (after a plain run shows the arguments take it); a later call on
+    # the other path launches the first graph up to its guard, then the other program's graphs.
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
+    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+    rng = np.random.default_rng(6)
+    p = {"W": ft.from_numpy(np.abs(rng.standard_normal((3, 2))))}
+    x = np.abs(rng.standard_normal((4, 3)))
+    xb = ft.from_numpy(x.copy())  # a batch tensor refilled in place: the graphs read it where it is
+    dg, direct = grad(_two_paths, optimize=True, cuda_graph=True), grad(_two_paths)
+    signs = [1, -1, -1, 1, 1, -1, 0.5, -2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no graph falls back
+        for sign in signs:
+            xb.copy_(ft.from_numpy(sign * x))
+            _close(dg(p, xb), direct(p, xb), 1e-12)
+    assert dg.recordings == 2 and dg.captures == 2 and dg.graph_fallbacks == []
+    (k,) = dg.programs
+    first, second = dg.graphs[k, 0], dg.graphs[k, 1]
+    assert isinstance(first, CapturedGraph) and isinstance(second, CapturedGraph)
+    # The 1st call records the first path, the 2nd (negative) the second. The 3rd captures the
+    # second path only: the first program, run plainly, fails its guard, so it is not captured for
+    # arguments on the other path. The 4th captures the first path; the 5th and 7th replay it; the
+    # 6th and 8th launch its first segment, fail its guard and replay the second path's graphs.
+    assert first.runs == [5, 3] and second.runs == [3, 3]  # type: ignore[attr-defined]
+    assert first.launches == 3 and second.launches == 3
 
 
 @pytest.mark.parametrize("copy_w", [False, True], ids=["in place", "copied"])
@@ -554,18 +644,20 @@ def test_a_capture_that_reads_the_host_ends_cleanly_and_the_program_runs_without
 
 @pytest.mark.gpu
 @gpu
-def test_a_function_with_a_guard_runs_without_a_graph_and_says_why() -> None:
-    def f(x: Any) -> Any:
-        return (x * x).sum() if bool(x.sum() > 0) else x.sum()
-
-    dg = grad(f, optimize=True, cuda_graph=True)
-    x = ft.from_numpy(np.array([1.0, 2.0], dtype=np.float32)).to("cuda")
-    dg(x)
-    with pytest.warns(RuntimeWarning, match="without a CUDA graph: it reads tensor values on the host"):
-        g, v = dg(x)
-    assert _host(g).tolist() == [2.0, 4.0] and dg.captures == 0 and len(dg.graph_fallbacks) == 1
-    g, v = dg(-x)  # the other branch: recorded and replayed as before
-    assert _host(g).tolist() == [1.0, 1.0]
+def test_a_function_with_a_guard_is_captured_per_path_with_its_guard_checked_between_graphs() -> None:
+    rng = np.random.default_rng(12)
+    p = {"W": ft.from_numpy(np.abs(rng.standard_normal((30, 20))).astype(np.float32)).to("cuda")}
+    x = np.abs(rng.standard_normal((16, 30))).astype(np.float32)
+    xb = ft.from_numpy(x).to("cuda")  # refilled in place: read where it is
+    dg, direct = grad(_two_paths, optimize=True, cuda_graph=True), grad(_two_paths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every path gets its graphs: no fallback warning
+        for sign in [1, -1, -1, 1, 1, -1, 0.5, -2]:
+            xb.copy_(ft.from_numpy(sign * x).to("cuda"))
+            _close(dg(p, xb), direct(p, xb), 1e-4, 1e-6)
+    assert dg.recordings == 2 and dg.captures == 2 and dg.graph_fallbacks == []
+    graphs = [g for g in dg.graphs.values() if isinstance(g, CapturedGraph)]
+    assert [len(g.graphs) for g in graphs] == [2, 2] and [g.launches for g in graphs] == [3, 3]
 
 
 @pytest.mark.gpu

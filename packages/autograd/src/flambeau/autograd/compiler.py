@@ -23,7 +23,8 @@ Safety, the point of this module:
 - Results are fresh tensors on every call: a later call never overwrites what an earlier one
   returned.
 - With ``cuda_graph=True``, on a cuda device, a signature's program is captured as a CUDA graph
-  and launched as one (:mod:`.graphs`); programs with guards run without one.
+  and launched as one (:mod:`.graphs`); a program with guards as one graph per stretch between
+  guards, each guard checked on the host after the graph computing its value.
 
 Tensors the function reaches other than through its arguments (globals, closures, attributes of
 objects it is given) are constants of the program, read through their memory: in-place updates
@@ -142,7 +143,8 @@ class Optimized:
         self.writeback = writeback  # see graphs.CapturedGraph: in-place updates made inside a graph
         self.name: str = name or str(getattr(fn, "__name__", "fn"))
         self.programs: dict[tuple[Any, ...], list[Program] | _Fallback] = {}
-        self.graphs: dict[tuple[Any, ...], CapturedGraph | str] = {}  # per signature: its graph, or why none
+        # Per (signature, index of its program): the program's CUDA graphs, or why it has none.
+        self.graphs: dict[tuple[tuple[Any, ...], int], CapturedGraph | str] = {}
         self.recordings = 0  # recording runs so far
         self.replays = 0
         self.captures = 0  # CUDA graphs captured so far
@@ -186,9 +188,12 @@ class Optimized:
         if entry is not None:
             if isinstance(entry, _Fallback):
                 return self.fn(*args, **kwargs)
-            for prog in entry:
+            for i, prog in enumerate(entry):
                 if self.cuda_graph:
-                    res = self._graph_replay(k, prog, leaves)
+                    try:
+                        res = self._graph_replay(k, i, prog, leaves)
+                    except RetraceSignal:  # a guard: these arguments take another program's path
+                        continue
                     if res is not _NO_GRAPH:
                         self.replays += 1
                         return res
@@ -211,26 +216,36 @@ class Optimized:
                 )
         return self._record(k, args, kwargs, leaves, 0 if entry is None else len(entry))
 
-    def _graph_replay(self, k: tuple[Any, ...], prog: Program, leaves: list[Any]) -> Any:
-        """Replay ``prog`` as a CUDA graph, capturing it first if need be; ``_NO_GRAPH`` when it cannot be."""
-        g = self.graphs.get(k)
+    def _graph_replay(self, k: tuple[Any, ...], i: int, prog: Program, leaves: list[Any]) -> Any:
+        """Replay ``prog`` (signature ``k``'s ``i``-th) as CUDA graphs, capturing them first if need
+        be; ``_NO_GRAPH`` when it cannot be. ``RetraceSignal``: a guard says ``leaves`` take another path."""
+        g = self.graphs.get((k, i))
         if g.__class__ is CapturedGraph:
             assert isinstance(g, CapturedGraph)
-            if g.prog is prog and g.fits(leaves):
+            if g.fits(leaves):
                 with prog.lock:
                     return g.replay(leaves)
             # Another tensor for an input the graph read in place: capture again, copying it from now on.
-            copied = g.copied | g.moved(leaves) if g.prog is prog else frozenset()
+            copied = g.copied | g.moved(leaves)
         elif g is not None:
             return _NO_GRAPH
         else:
             copied = frozenset()
         if not is_cuda(leaves, k[1]):
-            self.graphs[k] = "not on a cuda device (CUDA graphs need one; the program runs as it is)"
+            self.graphs[k, i] = "not on a cuda device (CUDA graphs need one; the program runs as it is)"
             return _NO_GRAPH
         reason = refusal(prog)
         if reason is None:
             with prog.lock:
+                if prog.reads["guards"]:
+                    # Capture a program with guards only for arguments that take its path: run it first
+                    # (a RetraceSignal leaves the graph it has, if any, as it is).
+                    try:
+                        prog.run(leaves)
+                    except RetraceSignal:
+                        raise
+                    except Exception:  # bad values: the plain path says it as usual
+                        return _NO_GRAPH
                 try:
                     g = CapturedGraph(prog, leaves, copied, self.stable_buffers, self.writeback)
                 except GraphCaptureError as e:
@@ -238,10 +253,10 @@ class Optimized:
                 except Exception as e:  # cupy or the driver refusing (out of memory, ...): no graph, said why
                     reason = f"setting its graph up failed ({type(e).__name__}: {e})"
                 else:
-                    self.graphs[k] = g
+                    self.graphs[k, i] = g
                     self.captures += 1
                     return g.replay(leaves)
-        self.graphs[k] = reason
+        self.graphs[k, i] = reason
         warnings.warn(
             f"optimize({self.name}): this signature runs its program without a CUDA graph: {reason}",
             RuntimeWarning,
@@ -401,9 +416,11 @@ def optimize(fn: Callable[..., Any], stable_buffers: bool = False, cuda_graph: b
         instead of one per op (see :mod:`flambeau.autograd.graphs` and docs/devices.md, "CUDA
         graphs"). Tensors given again as the same objects are read in place, others are copied
         into the graph's static inputs; results are copied out fresh (with ``stable_buffers``, the
-        graph's own output arrays are returned, overwritten by the next call). A program that reads
-        values on the host (a guard) or fails to capture runs without a graph, with a
-        ``RuntimeWarning``; ``graph_fallbacks`` lists why. Elsewhere (the cpu) it changes nothing.
+        graph's own output arrays are returned, overwritten by the next call). A program with
+        guards (a branch or ``item()`` on a tensor) is captured as one graph per stretch between
+        them, each guard checked on the host between launches; one returning a Python number from
+        the device, or failing to capture, runs without a graph, with a ``RuntimeWarning``;
+        ``graph_fallbacks`` lists why. Elsewhere (the cpu) it changes nothing.
 
     Returns
     -------

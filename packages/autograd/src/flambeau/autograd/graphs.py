@@ -7,10 +7,12 @@ cupy's stream capture, and every later call replays it: the inputs are put where
 them, the graph is launched on the current stream (one launch instead of one per op) and the
 results are copied out. What this module holds:
 
-- :func:`refusal`: why a program cannot be captured (``None`` when it can). A program with
-  guards reads values on the host (``bool(x > 0)``, ``x.item()``), which a graph cannot do: it
-  would replay the first outcome for ever; so does a program returning a Python float.
-- :class:`CapturedGraph`: one captured program and its static buffers, and its replay.
+- :func:`refusal`: why a program cannot be captured (``None`` when it can): it returns a Python
+  number computed on the device, which only a host read gives.
+- :func:`segments`: a program cut at its guards (a branch or ``item()`` on a tensor, which read
+  a value on the host): a program with guards is captured as one graph per stretch of device work
+  between them, the guards checked on the host between launches.
+- :class:`CapturedGraph`: one captured program (its graphs) and its static buffers, and its replay.
 
 How a graph is captured (:class:`CapturedGraph`):
 
@@ -24,22 +26,27 @@ How a graph is captured (:class:`CapturedGraph`):
    ``cupy.cuda.MemoryPool`` kept alive with the graph: the graph reuses those addresses at every
    launch, so no other allocation may ever be handed that memory.
 3. The capture's program. cupy refuses every cuBLAS call while a stream captures, so the program
-   is compiled once more (:func:`capture_run`) with the backend's ``capture_namespace()`` in
-   place of cupy: its ``matmul`` and ``dot`` call cuBLAS's GEMM directly (float32 and float64;
-   ``flambeau.backends.cupy.capture``). The warm-up and the capture run that program.
+   is compiled once more (:func:`capture_run`, :func:`segments`) with the backend's
+   ``capture_namespace()`` in place of cupy: its ``matmul`` and ``dot`` call cuBLAS's GEMM directly
+   (float32 and float64; ``flambeau.backends.cupy.capture``). The warm-up and the capture run that
+   program.
 4. Warm-up. Before the capture the program runs (twice, or until the pool stops growing) on a side
    stream with that pool: kernels compile, cuBLAS initialises and the pool caches every block the
    capture will ask for, so that nothing synchronising is called while capturing.
 5. Capture. ``stream.begin_capture()`` (thread-local mode: a synchronising call made while
    capturing raises rather than runs outside the graph); ``run(static inputs)``;
-   ``graph = stream.end_capture()``. An exception while capturing ends the capture (its graph is
-   discarded) and the signature runs its program as before, without a graph;
-   ``Optimized.graph_fallbacks`` says why, and a ``RuntimeWarning`` says it once. Ops that check
-   index ranges read the indices on the host: a function indexing with tensors (``gather``,
-   ``index_select``, advanced ``[]``) is captured only inside ``flambeau.tensor.optable.trusted_values()``,
-   where those checks are skipped.
+   ``graph = stream.end_capture()``; for a program with guards, one such capture per segment, the
+   values a later segment or guard reads kept alive between them. An exception while capturing
+   ends the capture (its graph is discarded) and the signature runs its program as before, without
+   a graph; ``Optimized.graph_fallbacks`` says why, and a ``RuntimeWarning`` says it once. Ops
+   that check index ranges read the indices on the host: a function indexing with tensors
+   (``gather``, ``index_select``, advanced ``[]``) is captured only inside
+   ``flambeau.tensor.optable.trusted_values()``, where those checks are skipped.
 6. Replay, all on the current stream (ordered after the work that made the inputs): copy the
-   copied inputs in, ``graph.launch()``, then return fresh copies of the results, so a later
+   copied inputs in, ``graph.launch()`` (with guards: each segment's graph, then its guard, which
+   waits for it and reads its value; another value stops the replay with ``RetraceSignal``, and
+   the signature's other programs, or a new recording, take the call), then return fresh copies
+   of the results, so a later
    replay never overwrites what an earlier one returned. The graph itself ends by copying its
    results into one static block per dtype (:class:`Packed`), so the fresh copies cost one
    allocation and one device copy per dtype, however many results (an MLP's loss and gradients:
@@ -50,15 +57,19 @@ How a graph is captured (:class:`CapturedGraph`):
 
 from __future__ import annotations
 
+import ast
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from .capture import RetraceSignal
 from .program import Program, _wrap
 from .tree import tree_map
 
 __all__ = ["CapturedGraph", "GraphCaptureError", "Packed", "Written", "capture_run", "is_cuda", "refusal"]
 
+_VALUE = re.compile(r"v\d+")  # how a program names its values
 WARMUPS = 3  # at most this many warm-up runs, until the private pool stops growing
 
 
@@ -127,9 +138,11 @@ class Packed:
 
 
 def refusal(prog: Program) -> str | None:
-    """Why ``prog`` cannot be captured as a CUDA graph, or ``None`` when it can.
+    """Why ``prog`` cannot be captured as CUDA graphs, or ``None`` when it can.
 
-    A graph replays device work only: a program that reads a value on the host cannot be one.
+    A graph replays device work only. Guards (a branch or ``item()`` on a tensor) are checked on
+    the host between graphs (see :func:`segments`); a program returning a Python number computed
+    on the device would have to read it inside the last graph, and cannot be captured.
 
     Parameters
     ----------
@@ -143,19 +156,17 @@ def refusal(prog: Program) -> str | None:
     Examples
     --------
     >>> import flambeau.tensor as ft
-    >>> from flambeau.autograd import optimize
-    >>> f = optimize(lambda x: x * 2 if bool(x.sum() > 0) else x)
-    >>> _ = f(ft.Tensor([1.0]))
+    >>> from flambeau.autograd import grad, optimize
+    >>> f = optimize(grad(lambda a, b: a * b))  # a float argument: its gradient is a Python float
+    >>> _ = f(2.0, ft.Tensor([3.0]))
     >>> (prog,) = next(iter(f.programs.values()))
     >>> refusal(prog)
-    'it reads tensor values on the host (a branch or item() on a tensor: a guard the graph cannot check)'
-    >>> g = optimize(lambda x: x * 2)
+    'it returns a Python number computed on the device (reading it is a host synchronisation)'
+    >>> g = optimize(lambda x: x * 2 if bool(x.sum() > 0) else x)
     >>> _ = g(ft.Tensor([1.0]))
     >>> refusal(next(iter(g.programs.values()))[0]) is None
     True
     """
-    if prog.reads["guards"]:
-        return "it reads tensor values on the host (a branch or item() on a tensor: a guard the graph cannot check)"
     if prog.reads["numbers"]:
         return "it returns a Python number computed on the device (reading it is a host synchronisation)"
     return None
@@ -197,14 +208,123 @@ def capture_run(prog: Program, namespace: Any) -> Callable[[list[Any]], Any]:
     >>> run([ft.ones(2, 2), ft.ones(2, 2)]).tolist(), seen
     ([[2.0, 2.0], [2.0, 2.0]], [(2, 2)])
     """
+    ns = _swapped(prog, namespace)
+    exec(compile(prog.source, "<flambeau program, for a CUDA graph capture>", "exec"), ns)
+    run: Callable[[list[Any]], Any] = ns["run"]
+    return run
+
+
+def _swapped(prog: Program, namespace: Any) -> dict[str, Any]:
+    """A copy of ``prog``'s constants with ``namespace`` (when given) in place of its module."""
+    ns = {k: v for k, v in prog.ns.items() if k != "run"}
+    if namespace is None:
+        return ns
     xp = namespace.wrapped
     swap = {id(xp): namespace}
     for name in namespace.OVERRIDES:
         swap[id(getattr(xp, name))] = getattr(namespace, name)
-    ns = {k: swap.get(id(v), v) for k, v in prog.ns.items() if k != "run"}
-    exec(compile(prog.source, "<flambeau program, for a CUDA graph capture>", "exec"), ns)
-    run: Callable[[list[Any]], Any] = ns["run"]
-    return run
+    return {k: swap.get(id(v), v) for k, v in ns.items()}
+
+
+Part = tuple[Callable[[list[Any], dict[str, Any]], Any], Callable[[dict[str, Any]], None] | None]
+
+
+def segments(prog: Program, namespace: Any = None) -> list[Part]:
+    """``prog``'s ``run`` cut at its guards: the device work between them, and each guard's check.
+
+    A graph cannot hold a guard (it reads a value on the host), but the work between two guards is
+    a graph of its own: a captured program with guards is one graph per segment, launched in turn,
+    with each guard checked on the host after the segment that computes its value. Each part is
+    ``(segment, guard)``: ``segment(leaves, env)`` runs the statements up to the next guard (the
+    last one returns the program's result), taking the values earlier segments made from ``env``
+    and leaving there those that later parts read; ``guard(env)`` raises ``RetraceSignal`` when the
+    value differs from the recorded one (``None`` after the last segment). A program without
+    guards is one part: its ``run``, as a segment.
+
+    Parameters
+    ----------
+    prog : Program
+        A compiled program.
+    namespace : object, optional
+        The capture namespace to compile the parts with (see :func:`capture_run`).
+
+    Returns
+    -------
+    list of (callable, callable or None)
+
+    Examples
+    --------
+    >>> import flambeau.tensor as ft
+    >>> from flambeau.autograd import optimize
+    >>> f = optimize(lambda x: (x * 2).exp() if bool(x.sum() > 0) else x)
+    >>> _ = f(ft.Tensor([1.0]))
+    >>> (prog,) = next(iter(f.programs.values()))
+    >>> (first, guard), (last, end) = segments(prog)
+    >>> env = {}
+    >>> first([ft.Tensor([0.5])], env)       # x and x.sum() > 0, kept for the later parts
+    >>> sorted(env)
+    ['v0', 'v2']
+    >>> guard(env)                           # the same branch: it passes
+    >>> last([ft.Tensor([0.5])], env).tolist(), end
+    ([2.718281828459045], None)
+    """
+    ns = _swapped(prog, namespace)
+    (run,) = ast.parse(prog.source).body
+    assert isinstance(run, ast.FunctionDef)
+    pieces: list[list[ast.stmt]] = [[]]
+    guards: list[ast.stmt] = []
+    for st in run.body:
+        if isinstance(st, ast.If):  # the only `if` a program has: a guard
+            guards.append(st)
+            pieces.append([])
+        else:
+            pieces[-1].append(st)
+    later_needs: set[str] = set()  # what the parts after the current one read
+    sources: list[tuple[str, str | None]] = []
+    for i in range(len(pieces) - 1, -1, -1):
+        guard_src = None
+        if i < len(guards):
+            loads = _names(guards[i], ast.Load)
+            guard_src = _function(f"guard{i}", "E", loads, [ast.unparse(guards[i])], [])
+            later_needs |= loads
+        stores = set().union(*(_names(st, ast.Store) for st in pieces[i]))
+        needs = set().union(*(_names(st, ast.Load) for st in pieces[i])) - stores
+        body = []
+        for st in pieces[i]:
+            if isinstance(st, ast.Delete):  # a value an earlier part made stays in env: nothing to free here
+                kept: list[ast.expr] = [t for t in st.targets if isinstance(t, ast.Name) and t.id in stores | needs]
+                if not kept:
+                    continue
+                st = ast.Delete(targets=kept)
+            body.append(ast.unparse(st))
+        seg_src = _function(f"segment{i}", "L, E", needs, body, sorted(stores & later_needs))
+        sources.append((seg_src, guard_src))
+        later_needs = (later_needs - stores) | needs
+    parts: list[Part] = []
+    for seg_src, guard_src in reversed(sources):
+        exec(compile(seg_src + (guard_src or ""), "<flambeau program segment, for a CUDA graph>", "exec"), ns)
+        seg = ns[seg_src.split("(", 1)[0][4:]]
+        seg.source = seg_src  # readable, as a program's
+        guard = None if guard_src is None else ns[guard_src.split("(", 1)[0][4:]]
+        if guard is not None:
+            guard.source = guard_src
+        parts.append((seg, guard))
+    return parts
+
+
+def _names(node: ast.AST, ctx: type) -> set[str]:
+    """The program values (``v<n>``) ``node`` reads, writes or deletes (``ctx``)."""
+    return {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx) and _VALUE.fullmatch(n.id)
+    }
+
+
+def _function(name: str, params: str, loads: set[str], body: list[str], stores: list[str]) -> str:
+    lines = [f"def {name}({params}):"]
+    lines += [f"    {v} = E[{v!r}]" for v in sorted(loads)]
+    lines += [f"    {line}" for text in body for line in text.splitlines()]
+    lines += [f"    E[{v!r}] = {v}" for v in stores]
+    return "\n".join(lines + ["    return None" if len(lines) == 1 else ""]) + "\n"
 
 
 def is_cuda(leaves: list[Any], device: Any) -> bool:
@@ -273,12 +393,14 @@ class CapturedGraph:
         self.static = [_wrap(a, t._d) for a, t in zip(self.arrays, leaves, strict=True)]
         self._input_pos = {id(s): i for i, s in enumerate(self.static)}
         # The program as the capture runs it: with the backend's capture namespace (cupy's, whose
-        # GEMMs call cuBLAS directly: cupy's own cuBLAS calls raise during a capture).
+        # GEMMs call cuBLAS directly: cupy's own cuBLAS calls raise during a capture), cut at its
+        # guards into segments, one graph each.
         make = getattr(leaves[0]._d.backend if leaves else None, "capture_namespace", None)
         try:
-            run = prog.run if make is None else capture_run(prog, make())
+            self.parts = segments(prog, None if make is None else make())
         except Exception as e:
             raise GraphCaptureError(f"its capture namespace could not be made ({type(e).__name__}: {e})") from e
+        self.env: dict[str, Any] = {}  # the values segments hand on to later parts
         self.pool = cupy.cuda.MemoryPool()
         self.stream = cupy.cuda.Stream(non_blocking=True)
         current = cupy.cuda.get_current_stream()
@@ -287,7 +409,11 @@ class CapturedGraph:
             grown = -1
             for _ in range(WARMUPS):
                 try:
-                    probe = run(self.static)
+                    probe = self._run_parts({})
+                except RetraceSignal as e:  # the same inputs as the call that ran it: should not happen
+                    raise GraphCaptureError(
+                        "its warm-up took another branch than the program on the same inputs"
+                    ) from e
                 except Exception as e:
                     raise GraphCaptureError(f"its warm-up run failed ({type(e).__name__}: {e})") from e
                 if self.pool.total_bytes() == grown:
@@ -300,32 +426,48 @@ class CapturedGraph:
             self.stream.synchronize()  # the warm-up done: nothing pending on the stream captured from
             # Thread-local mode: a call that is unsafe while capturing (a synchronising copy to the
             # host, a cudaMalloc) raises in this thread, instead of running outside the graph and
-            # leaving it wrong; the warm-up made sure the pool has every block already.
-            self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
-            try:
-                out, written = self._body(run, writeback)
-            except BaseException as e:
+            # leaving it wrong; the warm-up made sure the pool has every block already. Segments
+            # are captured one after the other: capturing runs nothing, so no guard is checked.
+            self.graphs: list[Any] = []
+            for i, (segment, _) in enumerate(self.parts):
+                where = f" (segment {i + 1} of {len(self.parts)}, between guards)" if len(self.parts) > 1 else ""
+                self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
                 try:
-                    self.stream.end_capture()  # end it: the stream must not stay capturing
-                except Exception:  # an invalidated capture ends with an error: e is the cause to report
-                    pass
-                raise GraphCaptureError(
-                    f"capturing it failed ({type(e).__name__}: {e}); an op probably read a device value on the host:"
-                    " index range checks do (inside `with flambeau.tensor.optable.trusted_values():` they are skipped)"
-                ) from e
-            try:
-                self.graph = self.stream.end_capture()
-            except Exception as e:
-                raise GraphCaptureError(f"ending its capture failed ({type(e).__name__}: {e})") from e
+                    if i < len(self.parts) - 1:
+                        segment(self.static, self.env)
+                    else:
+                        out, written = self._body(segment, writeback)
+                except BaseException as e:
+                    try:
+                        self.stream.end_capture()  # end it: the stream must not stay capturing
+                    except Exception:  # an invalidated capture ends with an error: e is the cause to report
+                        pass
+                    raise GraphCaptureError(
+                        f"capturing it failed{where} ({type(e).__name__}: {e}); an op probably read a device"
+                        " value on the host: index range checks do (inside `with flambeau.tensor.optable"
+                        ".trusted_values():` they are skipped)"
+                    ) from e
+                try:
+                    self.graphs.append(self.stream.end_capture())
+                except Exception as e:
+                    raise GraphCaptureError(f"ending its capture failed{where} ({type(e).__name__}: {e})") from e
         current.wait_event(self.stream.record())  # launches on the current stream follow the warm-up
         self.out = out
         self.wrote = writeback is not None
         # Inputs written in place that live in static copies: copied back to the caller's after a launch.
         self._copy_back = [i for _, i in written if i in self.copied]
 
-    def _body(self, run: Callable[[list[Any]], Any], writeback: Any) -> tuple[Any, list[tuple[Any, int]]]:
-        """What the graph holds: the program on the static inputs, its in-place updates, its results' copies."""
-        out, written = run(self.static), []
+    def _run_parts(self, env: dict[str, Any]) -> Any:
+        """Every segment and guard in turn, on the static inputs (the warm-up): the program's result."""
+        for segment, guard in self.parts:
+            res = segment(self.static, env)
+            if guard is not None:
+                guard(env)
+        return res
+
+    def _body(self, segment: Callable[..., Any], writeback: Any) -> tuple[Any, list[tuple[Any, int]]]:
+        """What the last graph holds: the last segment, its in-place updates, its results' copies."""
+        out, written = segment(self.static, self.env), []
         if writeback is not None:
             out, written = writeback(out)
             for t, i in written:
@@ -348,12 +490,19 @@ class CapturedGraph:
         return {i for i, t in enumerate(leaves) if t._a is not self.arrays[i] and i not in self.copied}
 
     def replay(self, leaves: list[Any]) -> Any:
-        """Launch the graph on ``leaves`` (which :meth:`fits`) and return the results."""
+        """Launch the graphs on ``leaves`` (which :meth:`fits`) and return the results.
+
+        Raises ``RetraceSignal`` when a guard finds that ``leaves`` take another branch than the
+        captured program (no result is copied out, no input written back).
+        """
         copyto = self._xp.copyto
         with self.lock:
             for i in self.copied:
                 copyto(self.arrays[i], leaves[i]._a)
-            self.graph.launch()  # the current stream: after whatever made the inputs
+            for graph, (_, guard) in zip(self.graphs, self.parts, strict=True):
+                graph.launch()  # the current stream: after whatever made the inputs
+                if guard is not None:
+                    guard(self.env)  # waits for the segment; RetraceSignal: these inputs take another path
             for i in self._copy_back:
                 copyto(leaves[i]._a, self.arrays[i])
             self.launches += 1

@@ -68,7 +68,8 @@ class _Handle:
     __slots__ = ("handle", "stream", "workspace")
 
     def __init__(self, handle: int, workspace: int):
-        self.handle, self.workspace, self.stream = handle, workspace, None
+        self.handle, self.workspace = handle, workspace
+        self.stream: int | None = None
 
 
 class Cublas:
