@@ -218,39 +218,32 @@ def _stand_in_cupy(end_fails: bool = False) -> types.ModuleType:
 
 
 def _simulated(prog: Any, leaves: list[Any], copied: set[int], writeback: Any = None) -> CapturedGraph:
-    """A CapturedGraph built on the CPU; its "graph" re-runs what it captured on the same static
-    memory, which is what a CUDA graph's launch does. What it checks: the replay reads its inputs
-    and writes its results only through the graph's static memory, as a real graph needs."""
-    before = [t.clone() for t in leaves]
-    g = CapturedGraph(prog, leaves, copied, writeback=writeback)
-    for t, b in zip(leaves, before, strict=True):
-        t.copy_(b)  # a real capture records the body without running it: undo its updates
-    _relaunchable(g, writeback)
-    return g
-
-
-def _relaunchable(g: CapturedGraph, writeback: Any = None) -> None:
-    """Make ``g``'s stand-in graphs run what they captured when launched (counted in ``g.runs``)."""
-    g.runs = [0] * len(g.parts)  # type: ignore[attr-defined]
-
-    def launch(i: int) -> None:
-        g.runs[i] += 1  # type: ignore[attr-defined]
-        segment = g.parts[i][0]
-        if i < len(g.parts) - 1:
-            segment(g.static, g.env)
-        else:
-            g._body(segment, writeback)
-
-    for i, graph in enumerate(g.graphs):
-        graph.launch = functools.partial(launch, i)
+    """A CapturedGraph built on the CPU (see :class:`_SimulatedGraph`)."""
+    return _SimulatedGraph(prog, leaves, copied, writeback=writeback)
 
 
 class _SimulatedGraph(CapturedGraph):
-    """A CapturedGraph on the stand-in cupy whose graphs run what they captured (no writeback)."""
+    """A CapturedGraph on the stand-in cupy whose "graphs" re-run what they captured on the same
+    static memory when launched, which is what a CUDA graph's launch does (counted in ``runs``).
+    What it checks: the replay reads its inputs and writes its results only through the graph's
+    static memory and the values its segments hand on, as real graphs need."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _relaunchable(self)
+    def __init__(self, prog: Any, leaves: list[Any], copied: Any, stable: bool = False, writeback: Any = None) -> None:
+        before = [t.clone() for t in leaves]
+        super().__init__(prog, leaves, copied, stable, writeback)
+        for t, b in zip(leaves, before, strict=True):
+            t.copy_(b)  # a real capture records the body without running it: undo its updates
+        self.runs = [0] * len(self.parts)
+        for i, graph in enumerate(self.graphs):
+            graph.launch = functools.partial(self._launch, i, writeback)
+
+    def _launch(self, i: int, writeback: Any) -> None:
+        self.runs[i] += 1
+        segment = self.parts[i][0]
+        if i < len(self.parts) - 1:
+            segment(self.static, self.env)
+        else:
+            self._body(segment, writeback)
 
 
 def test_a_simulated_graph_replays_new_inputs_through_its_static_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -346,7 +339,7 @@ def test_each_path_of_a_function_with_guards_gets_its_graphs_and_a_failed_guard_
     # second path only: the first program, run plainly, fails its guard, so it is not captured for
     # arguments on the other path. The 4th captures the first path; the 5th and 7th replay it; the
     # 6th and 8th launch its first segment, fail its guard and replay the second path's graphs.
-    assert first.runs == [5, 3] and second.runs == [3, 3]  # type: ignore[attr-defined]
+    assert first.runs == [5, 3] and second.runs == [3, 3]
     assert first.launches == 3 and second.launches == 3
 
 
@@ -553,8 +546,19 @@ def _convnet(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarra
         "W3": rng.uniform(-0.3, 0.3, (6, 3)),
         "b3": rng.uniform(-0.1, 0.1, 3),
     }
-    x = rng.standard_normal((5, 3, 10, 10))
+    x = rng.standard_normal((5, 3, 8, 8))  # 8 -> conv 6 -> pool 3 -> conv 1: 6 values per sample
     return {k: v.astype(np.float32) for k, v in p.items()}, x.astype(np.float32), rng.integers(0, 3, 5)
+
+
+@pytest.mark.parametrize("model", ["mlp", "convnet"])
+def test_the_replay_test_passes_on_stand_in_graphs(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cuda test below, on the cpu with graphs that run what they captured: its models, its
+    # data and Optimized's flow get checked everywhere, not only where there is a GPU.
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
+    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+    with trusted_values() if model == "convnet" else contextlib.nullcontext():
+        _graph_against_direct(model, "cpu")
 
 
 @pytest.mark.gpu
@@ -567,7 +571,7 @@ def test_graph_replays_equal_direct_mode_with_new_inputs(model: str) -> None:
         _graph_against_direct(model)
 
 
-def _graph_against_direct(model: str) -> None:
+def _graph_against_direct(model: str, device: str = "cuda") -> None:
     rng = np.random.default_rng(7)
     if model == "mlp":
         p, x, y = _mlp(rng, np.float32)
@@ -577,26 +581,26 @@ def _graph_against_direct(model: str) -> None:
         p, x, yi = _convnet(rng)
         loss = _convnet_loss
         batches = [(x * (1 + 0.1 * k), yi) for k in range(4)]
-    params = _tensors(p, "cuda")
+    params = _tensors(p, device)
     direct = grad(loss)
     dg = grad(loss, optimize=True, cuda_graph=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a graph falling back would warn
         seen = []
         for xb, yb in batches:  # new tensors every call: the second capture copies them in
-            xs, ys = ft.from_numpy(xb.copy()).to("cuda"), ft.from_numpy(yb.copy()).to("cuda")
+            xs, ys = ft.from_numpy(xb.copy()).to(device), ft.from_numpy(yb.copy()).to(device)
             got, want = dg(params, xs, ys), direct(params, xs, ys)
             _close(got, want, 1e-4, 1e-6)
             seen.append(float(got[1]))
     assert dg.captures >= 1 and dg.graph_fallbacks == []
     assert len(set(seen)) == len(seen)  # new inputs, new results
     # The same tensors refilled in place: read where they are, no new capture.
-    xs, ys = ft.from_numpy(batches[0][0].copy()).to("cuda"), ft.from_numpy(batches[0][1].copy()).to("cuda")
+    xs, ys = ft.from_numpy(batches[0][0].copy()).to(device), ft.from_numpy(batches[0][1].copy()).to(device)
     dg(params, xs, ys)
     dg(params, xs, ys)
     captures = dg.captures
     for xb, _ in batches[1:]:
-        xs.copy_(ft.from_numpy(xb.copy()).to("cuda"))
+        xs.copy_(ft.from_numpy(xb.copy()).to(device))
         _close(dg(params, xs, ys), direct(params, xs, ys), 1e-4, 1e-6)
     assert dg.captures == captures
 
@@ -660,6 +664,22 @@ def test_a_function_with_a_guard_is_captured_per_path_with_its_guard_checked_bet
     assert [len(g.graphs) for g in graphs] == [2, 2] and [g.launches for g in graphs] == [3, 3]
 
 
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "dampening": 0, "nesterov": True}),
+        ("adam", {"learning_rate": 0.01}),
+    ],
+)
+def test_train_step_on_stand_in_graphs_equals_it_without(
+    name: str, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
+    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+    _train_step_graph_against_plain(name, config, "cpu")
+
+
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize(
@@ -670,17 +690,21 @@ def test_a_function_with_a_guard_is_captured_per_path_with_its_guard_checked_bet
     ],
 )
 def test_train_step_with_a_graph_equals_it_without(name: str, config: dict[str, Any]) -> None:
+    _train_step_graph_against_plain(name, config, "cuda")
+
+
+def _train_step_graph_against_plain(name: str, config: dict[str, Any], device: str) -> None:
     rng = np.random.default_rng(9)
     p, x, y = _mlp(rng, np.float32)
-    with_graph, without = _tensors(p, "cuda"), _tensors(p, "cuda")
+    with_graph, without = _tensors(p, device), _tensors(p, device)
     a = autograd.train_step(_mlp_loss, with_graph, name, config, cuda_graph=True)
     b = autograd.train_step(_mlp_loss, without, name, config)
-    xs, ys = ft.from_numpy(x).to("cuda"), ft.from_numpy(y).to("cuda")
+    xs, ys = ft.from_numpy(x).to(device), ft.from_numpy(y).to(device)
     w1 = with_graph["W1"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for k in range(5):
-            xs.copy_(ft.from_numpy(x * (1 + 0.1 * k)).to("cuda"))
+            xs.copy_(ft.from_numpy(x * (1 + 0.1 * k)).to(device))
             la, lb = a(xs, ys), b(xs, ys)
             np.testing.assert_allclose(float(la), float(lb), rtol=1e-4)
             _close(with_graph, without, 1e-4, 1e-6)

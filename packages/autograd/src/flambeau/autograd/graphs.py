@@ -58,6 +58,7 @@ How a graph is captured (:class:`CapturedGraph`):
 from __future__ import annotations
 
 import ast
+import gc
 import re
 import threading
 from collections.abc import Callable
@@ -67,7 +68,17 @@ from .capture import RetraceSignal
 from .program import Program, _wrap
 from .tree import tree_map
 
-__all__ = ["CapturedGraph", "GraphCaptureError", "Packed", "Written", "capture_run", "is_cuda", "refusal"]
+__all__ = [
+    "CapturedGraph",
+    "GraphCaptureError",
+    "Packed",
+    "PoolAllocator",
+    "Written",
+    "capture_run",
+    "is_cuda",
+    "refusal",
+    "segments",
+]
 
 _VALUE = re.compile(r"v\d+")  # how a program names its values
 WARMUPS = 3  # at most this many warm-up runs, until the private pool stops growing
@@ -338,6 +349,69 @@ def is_cuda(leaves: list[Any], device: Any) -> bool:
     return getattr(dev, "type", None) == "cuda" and getattr(dev.xp, "__name__", "") == "cupy"
 
 
+_RELAXED = 2  # CU_STREAM_CAPTURE_MODE_RELAXED
+
+
+def _driver_exchange() -> Callable[[int], int] | None:
+    """The CUDA driver's ``cuThreadExchangeStreamCaptureMode``: ``exchange(mode)`` sets this
+    thread's capture mode and returns the one it had; ``None`` where no driver library loads."""
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL("libcuda.so.1").cuThreadExchangeStreamCaptureMode
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.POINTER(ctypes.c_int)]
+    fn.restype = ctypes.c_int
+
+    def exchange(mode: int) -> int:
+        m = ctypes.c_int(mode)
+        status = fn(ctypes.byref(m))
+        if status != 0:
+            raise GraphCaptureError(
+                f"cuThreadExchangeStreamCaptureMode({mode}) failed with CUDA driver status {status}"
+            )
+        return m.value
+
+    return exchange
+
+
+class PoolAllocator:
+    """A graph's private memory pool as cupy's allocator, legal while a capture runs.
+
+    A capture in thread-local mode forbids ``cudaMalloc`` in its thread. The warm-up fills the
+    pool, but its free blocks need not fit the capture's requests exactly (the pool splits blocks
+    as it finds them): while :attr:`capturing`, each allocation switches the thread to relaxed
+    capture mode around the pool's ``malloc`` and back (``exchange``, the driver's
+    ``cuThreadExchangeStreamCaptureMode``), as PyTorch's allocator does. A block allocated so is
+    the pool's, and lives as long as the graph.
+
+    >>> calls = []
+    >>> pool = type("Pool", (), {"malloc": lambda self, n: calls.append(("malloc", n)) or n})()
+    >>> alloc = PoolAllocator(pool, lambda mode: calls.append(("mode", mode)) or 1)
+    >>> alloc.malloc(512), calls
+    (512, [('malloc', 512)])
+    >>> alloc.capturing = True
+    >>> _ = alloc.malloc(256)
+    >>> calls[1:]
+    [('mode', 2), ('malloc', 256), ('mode', 1)]
+    """
+
+    def __init__(self, pool: Any, exchange: Callable[[int], int] | None):
+        self.pool = pool
+        self.exchange = exchange
+        self.capturing = False
+
+    def malloc(self, nbytes: int) -> Any:
+        if not self.capturing or self.exchange is None:
+            return self.pool.malloc(nbytes)
+        old = self.exchange(_RELAXED)
+        try:
+            return self.pool.malloc(nbytes)
+        finally:
+            self.exchange(old)
+
+
 class CapturedGraph:
     """One program captured as a CUDA graph, with the static buffers it reads and writes.
 
@@ -405,9 +479,11 @@ class CapturedGraph:
         self.stream = cupy.cuda.Stream(non_blocking=True)
         current = cupy.cuda.get_current_stream()
         self.stream.wait_event(current.record())  # the static inputs were filled on the current stream
-        with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
+        alloc = PoolAllocator(self.pool, _driver_exchange())
+        with cupy.cuda.using_allocator(alloc.malloc), self.stream:
             grown = -1
             for _ in range(WARMUPS):
+                probe = None  # each run starts with every block free, as the capture will
                 try:
                     probe = self._run_parts({})
                 except RetraceSignal as e:  # the same inputs as the call that ran it: should not happen
@@ -425,37 +501,56 @@ class CapturedGraph:
             del probe
             self.stream.synchronize()  # the warm-up done: nothing pending on the stream captured from
             # Thread-local mode: a call that is unsafe while capturing (a synchronising copy to the
-            # host, a cudaMalloc) raises in this thread, instead of running outside the graph and
-            # leaving it wrong; the warm-up made sure the pool has every block already. Segments
-            # are captured one after the other: capturing runs nothing, so no guard is checked.
+            # host) raises in this thread, instead of running outside the graph and leaving it
+            # wrong. The warm-up filled the pool; should the capture still need a new block, the
+            # allocator asks for it in relaxed mode (a cudaMalloc while capturing is legal there,
+            # and the block lives with the graph). A garbage collection while capturing could free
+            # another graph's memory (a cudaFree, which breaks the capture): it waits until the end.
+            # Segments are captured one after the other: capturing runs nothing, so no guard is checked.
             self.graphs: list[Any] = []
-            for i, (segment, _) in enumerate(self.parts):
-                where = f" (segment {i + 1} of {len(self.parts)}, between guards)" if len(self.parts) > 1 else ""
-                self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
-                try:
-                    if i < len(self.parts) - 1:
-                        segment(self.static, self.env)
-                    else:
-                        out, written = self._body(segment, writeback)
-                except BaseException as e:
-                    try:
-                        self.stream.end_capture()  # end it: the stream must not stay capturing
-                    except Exception:  # an invalidated capture ends with an error: e is the cause to report
-                        pass
-                    raise GraphCaptureError(
-                        f"capturing it failed{where} ({type(e).__name__}: {e}); an op probably read a device"
-                        " value on the host: index range checks do (inside `with flambeau.tensor.optable"
-                        ".trusted_values():` they are skipped)"
-                    ) from e
-                try:
-                    self.graphs.append(self.stream.end_capture())
-                except Exception as e:
-                    raise GraphCaptureError(f"ending its capture failed{where} ({type(e).__name__}: {e})") from e
+            collecting = gc.isenabled()
+            gc.collect()
+            gc.disable()
+            alloc.capturing = True
+            try:
+                for i, (segment, _) in enumerate(self.parts):
+                    out, written = self._capture(i, segment, writeback, cupy)
+            finally:
+                alloc.capturing = False
+                if collecting:
+                    gc.enable()
         current.wait_event(self.stream.record())  # launches on the current stream follow the warm-up
         self.out = out
         self.wrote = writeback is not None
         # Inputs written in place that live in static copies: copied back to the caller's after a launch.
         self._copy_back = [i for _, i in written if i in self.copied]
+
+    def _capture(self, i: int, segment: Callable[..., Any], writeback: Any, cupy: Any) -> tuple[Any, Any]:
+        """Capture segment ``i`` as a graph (appended to ``graphs``); the last one's result and writes."""
+        where = f" (segment {i + 1} of {len(self.parts)}, between guards)" if len(self.parts) > 1 else ""
+        out: Any = None
+        written: list[tuple[Any, int]] = []
+        self.stream.begin_capture(getattr(cupy.cuda.runtime, "streamCaptureModeThreadLocal", 1))
+        try:
+            if i < len(self.parts) - 1:
+                segment(self.static, self.env)
+            else:
+                out, written = self._body(segment, writeback)
+        except BaseException as e:
+            try:
+                self.stream.end_capture()  # end it: the stream must not stay capturing
+            except Exception:  # an invalidated capture ends with an error: e is the cause to report
+                pass
+            raise GraphCaptureError(
+                f"capturing it failed{where} ({type(e).__name__}: {e}); an op probably read a device value on"
+                " the host: index range checks do (inside `with flambeau.tensor.optable.trusted_values():`"
+                " they are skipped)"
+            ) from e
+        try:
+            self.graphs.append(self.stream.end_capture())
+        except Exception as e:
+            raise GraphCaptureError(f"ending its capture failed{where} ({type(e).__name__}: {e})") from e
+        return out, written
 
     def _run_parts(self, env: dict[str, Any]) -> Any:
         """Every segment and guard in turn, on the static inputs (the warm-up): the program's result."""
