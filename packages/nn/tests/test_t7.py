@@ -331,6 +331,9 @@ def test_lua_fields_load_as_flambeau_modules() -> None:
 def test_missing_or_wrong_fields_raise_clear_errors() -> None:
     with pytest.raises(SerializationError, match="nn.Linear.*'weight'"):
         t7.from_t7("nn.Linear", {"bias": ft.zeros(2)})
+    with pytest.raises(SerializationError, match="nn.Linear: field 'bias' must be a tensor or absent, got str"):
+        t7.from_t7("nn.Linear", {"weight": ft.zeros(2, 3), "bias": "x"})
+    assert "without bias" in repr(t7.from_t7("nn.Linear", {"weight": ft.zeros(2, 3)}))  # Torch's noBias()
     with pytest.raises(SerializationError, match="nn.Select.*'dimension'"):
         t7.from_t7("nn.Select", {"index": 1})
     with pytest.raises(SerializationError, match="nn.SpatialConvolution.*'weight'.*12 elements"):

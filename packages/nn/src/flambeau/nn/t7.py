@@ -253,8 +253,12 @@ def _weight(a: dict[str, Any], cls: str) -> Tensor:
     return w
 
 
-def _has_bias(a: dict[str, Any]) -> bool:
-    return isinstance(a.get("bias"), Tensor)
+def _has_bias(a: dict[str, Any], cls: str) -> bool:
+    """Whether the module has a bias (Torch's ``noBias()`` modules have no field): a tensor or nothing."""
+    b = a.get("bias")
+    if b is not None and not isinstance(b, Tensor):
+        raise SerializationError(f"nn.{cls}: field 'bias' must be a tensor or absent, got {type(b).__name__}")
+    return b is not None
 
 
 def _modules(a: dict[str, Any], cls: str) -> list[Any]:
@@ -276,13 +280,16 @@ def _frac_args(a: dict[str, Any]) -> tuple[Any, ...]:
 Builder = Callable[[dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
 
 BUILDERS: dict[str, Builder] = {
-    "Linear": lambda a: ((_weight(a, "Linear").size(1), a["weight"].size(0), _has_bias(a)), {}),
+    "Linear": lambda a: ((_weight(a, "Linear").size(1), a["weight"].size(0), _has_bias(a, "Linear")), {}),
     "SparseLinear": lambda a: ((_weight(a, "SparseLinear").size(1), a["weight"].size(0)), {}),
     "Bilinear": lambda a: (
-        (_weight(a, "Bilinear").size(1), a["weight"].size(2), a["weight"].size(0), _has_bias(a)),
+        (_weight(a, "Bilinear").size(1), a["weight"].size(2), a["weight"].size(0), _has_bias(a, "Bilinear")),
         {},
     ),
-    "PartialLinear": lambda a: ((_weight(a, "PartialLinear").size(1), a["weight"].size(0), _has_bias(a)), {}),
+    "PartialLinear": lambda a: (
+        (_weight(a, "PartialLinear").size(1), a["weight"].size(0), _has_bias(a, "PartialLinear")),
+        {},
+    ),
     "Add": lambda a: (
         (tuple(a["bias"].size()) if a["bias"].dim() > 1 else a["bias"].nelement(),),
         {"scalar": bool(a.get("scalar", False))},
