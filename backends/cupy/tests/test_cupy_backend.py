@@ -113,6 +113,30 @@ def test_state_save_and_restore_is_exact_for_every_kind_of_draw() -> None:
         g.set_state(b"abc")
 
 
+def test_a_generator_enters_its_own_gpu_even_gpu_0() -> None:
+    # cuda:0's generator inside `with ft.device("cuda:1")` must still draw on GPU 0 (it drew on
+    # whichever GPU was current: index 0 entered nothing).
+    from flambeau.backends.cupy import _on
+
+    entered: list[object] = []
+
+    class Device:
+        def __init__(self, index: int) -> None:
+            self.index = index
+
+        def __enter__(self) -> None:
+            entered.append(self.index)
+
+        def __exit__(self, *exc: object) -> None:
+            entered.append("exit")
+
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(Device=Device))
+    for index in (0, 1, None):
+        with _on(cupy, index):
+            entered.append("draw")
+    assert entered == [0, "draw", "exit", 1, "draw", "exit", "draw"]
+
+
 def test_different_seeds_give_different_streams() -> None:
     assert not np.array_equal(_numpy_gen(1).random(5), _numpy_gen(2).random(5))
 

@@ -158,7 +158,8 @@ class CupyBackend:
 
 @contextlib.contextmanager
 def _on(cupy: Any, index: int | None) -> Iterator[None]:
-    if not index:
+    """GPU ``index`` as cupy's current device inside (GPU 0 too: another may be current)."""
+    if index is None:
         yield
         return
     with cupy.cuda.Device(index):
