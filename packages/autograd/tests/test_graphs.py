@@ -396,7 +396,29 @@ CONFIGS = [
     ("adam", {"learning_rate": 0.05}),
     ("adam", {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-6, "weight_decay": 0.1}),
     ("adam", {"learning_rate": 0.05, "learning_rate_decay": 0.2}),
+    ("adagrad", {"learning_rate": 0.1}),
+    ("adagrad", {"learning_rate": 0.2, "learning_rate_decay": 0.3, "weight_decay": 0.05}),
+    ("adadelta", {}),
+    ("adadelta", {"rho": 0.5, "eps": 1e-4, "weight_decay": 0.1}),
+    ("adamax", {"learning_rate": 0.05}),
+    ("adamax", {"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.95, "epsilon": 1e-6, "weight_decay": 0.1}),
+    ("nag", {"learning_rate": 0.05}),
+    ("nag", {"learning_rate": 0.05, "momentum": 0.5, "learning_rate_decay": 0.2, "weight_decay": 0.05}),
+    ("rmsprop", {"learning_rate": 0.01}),
+    ("rmsprop", {"learning_rate": 0.02, "alpha": 0.9, "epsilon": 1e-4, "weight_decay": 0.1, "initial_mean": 1.0}),
 ]
+
+
+def test_train_step_knows_flambeau_optims_config_keys_and_defaults() -> None:
+    _need_optim()
+    from flambeau.autograd.train import OPTIMIZERS
+    from flambeau.optim import first_order
+
+    for name, defaults in OPTIMIZERS.items():
+        torch_defaults = dict(getattr(first_order, f"{name.upper()}_DEFAULTS"))
+        for per_element in ("learning_rates", "weight_decays"):  # tensors: autograd.optim's alone
+            torch_defaults.pop(per_element, None)
+        assert defaults == torch_defaults, name
 
 
 @pytest.mark.parametrize("optimize_it", [True, False], ids=["optimized", "plain"])
@@ -506,6 +528,10 @@ def test_train_step_says_what_is_wrong_with_its_arguments() -> None:
         autograd.train_step(_net, params, "sgd", {"learning_rates": ft.ones(6)})
     with pytest.raises(DomainError, match="Nesterov"):
         autograd.train_step(_net, params, "sgd", {"momentum": 0.9, "nesterov": True})
+    with pytest.raises(DomainError, match=r"nag needs momentum > 0 .*\(got 0.0\)"):
+        autograd.train_step(_net, params, "nag", {"momentum": 0})
+    with pytest.raises(ArgumentError, match="element-wise updates exist for sgd, adam, adagrad, adadelta, adamax, nag"):
+        autograd.train_step(_net, params, "rprop")
     with pytest.raises(ArgumentError, match="cuda_graph=True needs optimize=True"):
         autograd.train_step(_net, params, "sgd", optimize=False, cuda_graph=True)
     with pytest.raises(ArgumentError, match="floating-point tensors, found a Tensor of dtype int64"):
@@ -701,13 +727,16 @@ def _guard_paths(device: str) -> None:
     assert [len(g.graphs) for g in graphs] == [2, 2] and [g.launches for g in graphs] == [3, 3]
 
 
-@pytest.mark.parametrize(
-    ("name", "config"),
-    [
-        ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "dampening": 0, "nesterov": True}),
-        ("adam", {"learning_rate": 0.01}),
-    ],
-)
+# train_step with and without a graph (the update inside it): one case per kind of state.
+GRAPH_CONFIGS = [
+    ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "dampening": 0, "nesterov": True}),
+    ("adam", {"learning_rate": 0.01}),
+    ("nag", {"learning_rate": 0.02, "learning_rate_decay": 0.1}),
+    ("rmsprop", {"learning_rate": 0.01, "initial_mean": 0.5}),
+]
+
+
+@pytest.mark.parametrize(("name", "config"), GRAPH_CONFIGS, ids=[n for n, _ in GRAPH_CONFIGS])
 def test_train_step_on_stand_in_graphs_equals_it_without(
     name: str, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -719,13 +748,7 @@ def test_train_step_on_stand_in_graphs_equals_it_without(
 
 @pytest.mark.gpu
 @gpu
-@pytest.mark.parametrize(
-    ("name", "config"),
-    [
-        ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "dampening": 0, "nesterov": True}),
-        ("adam", {"learning_rate": 0.01}),
-    ],
-)
+@pytest.mark.parametrize(("name", "config"), GRAPH_CONFIGS, ids=[n for n, _ in GRAPH_CONFIGS])
 def test_train_step_with_a_graph_equals_it_without(name: str, config: dict[str, Any]) -> None:
     _train_step_graph_against_plain(name, config, "cuda")
 

@@ -7,10 +7,13 @@ in place. All three are recorded as one program (:func:`~flambeau.autograd.optim
 ``cuda_graph=True`` on a cuda device the program, update included, is one CUDA graph whose
 parameter buffers are the parameters' own arrays (see :mod:`flambeau.autograd.graphs`).
 
-The updates are flambeau.optim's (Torch's) rules, written as tensor ops so that they are part of
-the program: ``sgd`` and ``adam``, with the same config keys, defaults and results as
-``autograd.optim.sgd`` / ``autograd.optim.adam`` (flambeau.optim's optimizers driven by
-``grad(f)``) step after step. What differs is where the state lives: every counter is a 0-dim
+The updates are flambeau.optim's (Torch's) element-wise rules, written as tensor ops so that they
+are part of the program: ``sgd``, ``adam``, ``adagrad``, ``adadelta``, ``adamax``, ``nag`` and
+``rmsprop``, with the same config keys, defaults and results as ``autograd.optim.<name>``
+(flambeau.optim's optimizers driven by ``grad(f)``) step after step (``nag`` evaluates the
+gradient at Torch's look-ahead point, and returns the loss there, as Torch's does). The others
+(``asgd``'s averaged iterate, ``rprop``'s several evaluations per call, the line searches and
+quasi-Newton methods) stay with ``autograd.optim``. What differs is where the state lives: every counter is a 0-dim
 tensor on the parameters' device (so a graph replays without reading anything on the host) and
 the state is per parameter (``step.state``, the same tree as ``params`` for buffers). Config values
 are arguments of the program: changing ``step.config`` takes effect at the next call, which records
@@ -64,6 +67,17 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "epsilon": 1e-8,
         "weight_decay": 0.0,
     },
+    "adagrad": {"learning_rate": 1e-3, "learning_rate_decay": 0.0, "weight_decay": 0.0},
+    "adadelta": {"rho": 0.9, "eps": 1e-6, "weight_decay": 0.0},
+    "adamax": {"learning_rate": 2e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-38, "weight_decay": 0.0},
+    "nag": {
+        "learning_rate": 1e-3,
+        "learning_rate_decay": 0.0,
+        "weight_decay": 0.0,
+        "momentum": 0.9,
+        "dampening": None,  # read by Torch's nag and never used: accepted and ignored
+    },
+    "rmsprop": {"learning_rate": 1e-2, "alpha": 0.99, "epsilon": 1e-8, "weight_decay": 0.0, "initial_mean": 0.0},
 }
 
 
@@ -161,9 +175,125 @@ def _adam(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> 
     return _rebuild(params, new_p), new
 
 
-_UPDATES: dict[str, tuple[Callable[..., dict[str, Any]], Callable[..., tuple[Any, dict[str, Any]]]]] = {
-    "sgd": (_sgd_state, _sgd),
-    "adam": (_adam_state, _adam),
+def _zeros(params: Any, first: Tensor, c: dict[str, Any]) -> Any:
+    return tree_map(ft.zeros_like, params)
+
+
+def _decayed(gs: list[Any], ps: list[Any], wd: float) -> list[Any]:
+    """The gradients with the weight decay's term ``wd * p`` added (Torch's ``weight_decay``)."""
+    return gs if wd == 0 else [g + p * wd for g, p in zip(gs, ps, strict=True)]
+
+
+def _adagrad_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"eval_counter": _scalar(first, 0.0), "param_variance": _zeros(params, first, c)}
+
+
+def _adagrad(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    n, lr, lrd = state["eval_counter"], c["learning_rate"], c["learning_rate_decay"]
+    clr: Any = lr if lrd == 0 else lr / (n * lrd + 1)
+    ps = _leaves(params, [], "params")
+    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    new_p, new_var = [], []
+    for p, g, var in zip(ps, gs, _leaves(state["param_variance"], [], "state"), strict=True):
+        var = var + g * g
+        new_var.append(var)
+        new_p.append(p - g / (var.sqrt() + 1e-10) * clr)  # Torch's fixed 1e-10
+    new = {"eval_counter": n + 1, "param_variance": _rebuild(state["param_variance"], new_var)}
+    return _rebuild(params, new_p), new
+
+
+def _adadelta_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"param_variance": _zeros(params, first, c), "acc_delta": _zeros(params, first, c)}
+
+
+def _adadelta(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    rho, eps = c["rho"], c["eps"]
+    ps = _leaves(params, [], "params")
+    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    variances, accs = _leaves(state["param_variance"], [], "state"), _leaves(state["acc_delta"], [], "state")
+    new_p, new_var, new_acc = [], [], []
+    for p, g, var, acc in zip(ps, gs, variances, accs, strict=True):
+        var = var * rho + g * g * (1 - rho)
+        delta = (acc + eps).sqrt() / (var + eps).sqrt() * g
+        new_var.append(var)
+        new_acc.append(acc * rho + delta * delta * (1 - rho))
+        new_p.append(p - delta)
+    new = {
+        "param_variance": _rebuild(state["param_variance"], new_var),
+        "acc_delta": _rebuild(state["acc_delta"], new_acc),
+    }
+    return _rebuild(params, new_p), new
+
+
+def _adamax_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"t": _scalar(first, 0.0), "m": _zeros(params, first, c), "u": _zeros(params, first, c)}
+
+
+def _adamax(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    b1, b2, eps = c["beta1"], c["beta2"], c["epsilon"]
+    t1 = state["t"] + 1
+    step = c["learning_rate"] / (1 - ft.pow(b1, t1))
+    ps = _leaves(params, [], "params")
+    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    ms, us = _leaves(state["m"], [], "state"), _leaves(state["u"], [], "state")
+    new_p, new_m, new_u = [], [], []
+    for p, g, m, u in zip(ps, gs, ms, us, strict=True):
+        m = m * b1 + g * (1 - b1)
+        u = ft.cmax(u * b2, g.abs() + eps)
+        new_m.append(m)
+        new_u.append(u)
+        new_p.append(p - m / u * step)
+    new = {"t": t1, "m": _rebuild(state["m"], new_m), "u": _rebuild(state["u"], new_u)}
+    return _rebuild(params, new_p), new
+
+
+def _nag_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"eval_counter": _scalar(first, 0.0), "dfdx": _zeros(params, first, c)}
+
+
+def _nag_ahead(params: Any, state: dict[str, Any], c: dict[str, Any]) -> Any:
+    """Where Torch's nag evaluates the gradient: ``x + momentum * v`` (``x`` itself at first, as v = 0)."""
+    vs = _leaves(state["dfdx"], [], "state")
+    return _rebuild(params, [p + v * c["momentum"] for p, v in zip(_leaves(params, [], "params"), vs, strict=True)])
+
+
+def _nag(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    n, lr, lrd, mom = state["eval_counter"], c["learning_rate"], c["learning_rate_decay"], c["momentum"]
+    clr: Any = lr if lrd == 0 else lr / (n * lrd + 1)
+    ps = _leaves(params, [], "params")  # the look-ahead point
+    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    vs = _leaves(state["dfdx"], [], "state")
+    new_p = [p - g * clr for p, g in zip(ps, gs, strict=True)]
+    new_v = [v * mom - g * clr for v, g in zip(vs, gs, strict=True)]
+    return _rebuild(params, new_p), {"eval_counter": n + 1, "dfdx": _rebuild(state["dfdx"], new_v)}
+
+
+def _rmsprop_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"m": tree_map(lambda p: ft.zeros_like(p).fill_(c["initial_mean"]), params)}
+
+
+def _rmsprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    lr, alpha, eps = c["learning_rate"], c["alpha"], c["epsilon"]
+    ps = _leaves(params, [], "params")
+    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    new_p, new_m = [], []
+    for p, g, m in zip(ps, gs, _leaves(state["m"], [], "state"), strict=True):
+        m = m * alpha + g * g * (1 - alpha)
+        new_m.append(m)
+        new_p.append(p - g / (m.sqrt() + eps) * lr)
+    return _rebuild(params, new_p), {"m": _rebuild(state["m"], new_m)}
+
+
+Update = Callable[..., tuple[Any, dict[str, Any]]]
+# name: (the initial state, the update, where the gradient is taken (None: at the parameters))
+_UPDATES: dict[str, tuple[Callable[..., dict[str, Any]], Update, Callable[..., Any] | None]] = {
+    "sgd": (_sgd_state, _sgd, None),
+    "adam": (_adam_state, _adam, None),
+    "adagrad": (_adagrad_state, _adagrad, None),
+    "adadelta": (_adadelta_state, _adadelta, None),
+    "adamax": (_adamax_state, _adamax, None),
+    "nag": (_nag_state, _nag, _nag_ahead),
+    "rmsprop": (_rmsprop_state, _rmsprop, None),
 }
 
 
@@ -207,9 +337,11 @@ class TrainStep:
             raise ArgumentError("train_step: params holds no tensor to train")
         self.state: dict[str, Any] = _UPDATES[optimizer][0](params, self._targets[0], self._settings())
         df = grad(f)
-        update = _UPDATES[optimizer][1]
+        _, update, ahead = _UPDATES[optimizer]
 
         def train_step(params: Any, state: dict[str, Any], settings: dict[str, Any], *batch: Any) -> Any:
+            if ahead is not None:
+                params = ahead(params, state, settings)
             grads, *values = df(params, *batch)
             new_params, new_state = update(params, grads, state, settings)
             return tuple(values), new_params, new_state
@@ -239,6 +371,10 @@ class TrainStep:
         for k, v in c.items():
             if v is not None and not isinstance(v, bool):
                 c[k] = float(v)  # one signature per value, whatever number type it came as
+        if self.optimizer == "nag" and not c["momentum"] > 0:
+            raise DomainError(
+                f"train_step: nag needs momentum > 0 for Nesterov's accelerated gradient (got {c['momentum']})"
+            )
         if self.optimizer == "sgd":
             damp = c["momentum"] if c["dampening"] is None else c["dampening"]
             if c["nesterov"] and not (c["momentum"] > 0 and damp == 0):
@@ -297,12 +433,13 @@ def train_step(
         ``f(params, *batch)`` returning the loss (a one-element tensor), or ``(loss, *more)``.
     params : tensor, or nest of dicts, lists and tuples of tensors
         Floating-point tensors, updated in place by every call.
-    optimizer : {'sgd', 'adam'}
+    optimizer : {'sgd', 'adam', 'adagrad', 'adadelta', 'adamax', 'nag', 'rmsprop'}
         The update: flambeau.optim's rule of that name (Torch's), element-wise.
     config : dict, optional
-        That optimizer's config keys (snake_case, Torch's defaults), e.g. ``learning_rate``,
-        ``momentum``, ``dampening``, ``nesterov``, ``weight_decay``, ``learning_rate_decay``
-        (sgd); ``beta1``, ``beta2``, ``epsilon`` (adam). Per-element tensors are not supported.
+        That optimizer's config keys (snake_case, Torch's defaults, listed in ``OPTIMIZERS``), e.g.
+        ``learning_rate``, ``momentum``, ``dampening``, ``nesterov``, ``weight_decay``,
+        ``learning_rate_decay`` (sgd); ``beta1``, ``beta2``, ``epsilon`` (adam). Per-element
+        tensors are not supported.
         Copied: change ``step.config`` to change it (the next call records again).
     optimize : bool
         Record and replay the step (default). False runs it as plain code every time.
