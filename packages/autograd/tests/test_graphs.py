@@ -406,6 +406,10 @@ CONFIGS = [
     ("nag", {"learning_rate": 0.05, "momentum": 0.5, "learning_rate_decay": 0.2, "weight_decay": 0.05}),
     ("rmsprop", {"learning_rate": 0.01}),
     ("rmsprop", {"learning_rate": 0.02, "alpha": 0.9, "epsilon": 1e-4, "weight_decay": 0.1, "initial_mean": 1.0}),
+    ("asgd", {"eta0": 0.1, "t0": 2}),  # averaging from the 3rd step: mu_t 1, then below 1
+    ("asgd", {"eta0": 0.05, "lambda": 0.1, "alpha": 0.5, "t0": 0}),
+    ("rprop", {}),
+    ("rprop", {"stepsize": 0.5, "etaplus": 1.5, "etaminus": 0.3, "stepsizemax": 0.6, "stepsizemin": 0.1}),
 ]
 
 
@@ -436,6 +440,9 @@ def test_train_step_equals_flambeau_optim_step_by_step(name: str, config: dict[s
         _, want = optimfn(x, y)
         assert abs(float(loss) - float(want)) <= 1e-12 * max(1.0, abs(float(want)))
         _close(mine, theirs, 1e-12, 1e-14)
+        if name == "asgd":  # the averaged iterate: flambeau.optim's is flat, train_step's a tree like params
+            ax = step.state["ax"]
+            _close(ft.cat([ax["W"].view(-1), ax["b"][0]]), state["ax"], 1e-12, 1e-14)
     if optimize_it:
         assert step.fn.recordings == 1 and step.fn.replays == 5 and step.fn.fallbacks == []
 
@@ -530,8 +537,12 @@ def test_train_step_says_what_is_wrong_with_its_arguments() -> None:
         autograd.train_step(_net, params, "sgd", {"momentum": 0.9, "nesterov": True})
     with pytest.raises(DomainError, match=r"nag needs momentum > 0 .*\(got 0.0\)"):
         autograd.train_step(_net, params, "nag", {"momentum": 0})
-    with pytest.raises(ArgumentError, match="element-wise updates exist for sgd, adam, adagrad, adadelta, adamax, nag"):
-        autograd.train_step(_net, params, "rprop")
+    with pytest.raises(
+        ArgumentError, match="updates exist for sgd, adam, adagrad, adadelta, adamax, nag, rmsprop, asgd"
+    ):
+        autograd.train_step(_net, params, "cg")
+    with pytest.raises(ArgumentError, match=r"rprop evaluates the gradient once per step here \(niter=1, got 3\)"):
+        autograd.train_step(_net, params, "rprop", {"niter": 3})
     with pytest.raises(ArgumentError, match="cuda_graph=True needs optimize=True"):
         autograd.train_step(_net, params, "sgd", optimize=False, cuda_graph=True)
     with pytest.raises(ArgumentError, match="floating-point tensors, found a Tensor of dtype int64"):
@@ -733,6 +744,7 @@ GRAPH_CONFIGS = [
     ("adam", {"learning_rate": 0.01}),
     ("nag", {"learning_rate": 0.02, "learning_rate_decay": 0.1}),
     ("rmsprop", {"learning_rate": 0.01, "initial_mean": 0.5}),
+    ("rprop", {"stepsize": 0.01}),
 ]
 
 

@@ -8,16 +8,18 @@ in place. All three are recorded as one program (:func:`~flambeau.autograd.optim
 parameter buffers are the parameters' own arrays (see :mod:`flambeau.autograd.graphs`).
 
 The updates are flambeau.optim's (Torch's) element-wise rules, written as tensor ops so that they
-are part of the program: ``sgd``, ``adam``, ``adagrad``, ``adadelta``, ``adamax``, ``nag`` and
-``rmsprop``, with the same config keys, defaults and results as ``autograd.optim.<name>``
-(flambeau.optim's optimizers driven by ``grad(f)``) step after step (``nag`` evaluates the
-gradient at Torch's look-ahead point, and returns the loss there, as Torch's does). The others
-(``asgd``'s averaged iterate, ``rprop``'s several evaluations per call, the line searches and
-quasi-Newton methods) stay with ``autograd.optim``. What differs is where the state lives: every counter is a 0-dim
-tensor on the parameters' device (so a graph replays without reading anything on the host) and
-the state is per parameter (``step.state``, the same tree as ``params`` for buffers). Config values
-are arguments of the program: changing ``step.config`` takes effect at the next call, which records
-(and captures) the program again for the new values.
+are part of the program: ``sgd``, ``adam``, ``adagrad``, ``adadelta``, ``adamax``, ``nag``,
+``rmsprop``, ``asgd`` and ``rprop``, with the same config keys, defaults and results as
+``autograd.optim.<name>`` (flambeau.optim's optimizers driven by ``grad(f)``) step after step.
+``nag`` evaluates the gradient at Torch's look-ahead point and returns the loss there, as Torch's
+does; asgd's averaged iterate is ``step.state["ax"]``; rprop takes one gradient per call
+(``niter=1``). The line searches and quasi-Newton methods (``lbfgs``, ``cg``...) evaluate the
+function a varying number of times per step and stay with ``autograd.optim``. What differs is
+where the state lives: every counter is a 0-dim tensor on the parameters' device (so a graph
+replays without reading anything on the host) and the state is per parameter (``step.state``,
+the same tree as ``params`` for buffers). Config values are arguments of the program: changing
+``step.config`` takes effect at the next call, which records (and captures) the program again for
+the new values.
 
 >>> import flambeau.tensor as ft
 >>> from flambeau import autograd
@@ -78,6 +80,15 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
         "dampening": None,  # read by Torch's nag and never used: accepted and ignored
     },
     "rmsprop": {"learning_rate": 1e-2, "alpha": 0.99, "epsilon": 1e-8, "weight_decay": 0.0, "initial_mean": 0.0},
+    "asgd": {"eta0": 1e-4, "lambda": 1e-4, "alpha": 0.75, "t0": 1e6},
+    "rprop": {
+        "stepsize": 0.1,
+        "etaplus": 1.2,
+        "etaminus": 0.5,
+        "stepsizemax": 50.0,
+        "stepsizemin": 1e-6,
+        "niter": 1,  # one evaluation per call: a step is one gradient here
+    },
 }
 
 
@@ -284,6 +295,54 @@ def _rmsprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) 
     return _rebuild(params, new_p), {"m": _rebuild(state["m"], new_m)}
 
 
+def _asgd_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "eta_t": _scalar(first, c["eta0"]),
+        "mu_t": _scalar(first, 1.0),
+        "t": _scalar(first, 0.0),
+        "ax": _zeros(params, first, c),  # the averaged iterate: read it here
+    }
+
+
+def _asgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    eta0, lam, alpha, t0 = c["eta0"], c["lambda"], c["alpha"], c["t0"]
+    eta, mu = state["eta_t"], state["mu_t"]
+    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    new_p, new_ax = [], []
+    for p, g, ax in zip(ps, gs, _leaves(state["ax"], [], "state"), strict=True):
+        p = p * (1 - lam * eta) - g * eta
+        new_p.append(p)
+        new_ax.append(ft.where(mu == 1, p, ax + (p - ax) * mu))  # Torch copies x while mu_t is 1
+    t = state["t"] + 1
+    new = {
+        "eta_t": eta0 / ft.pow(t * (lam * eta0) + 1, alpha),
+        "mu_t": 1 / ft.cmax(t - t0, 1.0),
+        "t": t,
+        "ax": _rebuild(state["ax"], new_ax),
+    }
+    return _rebuild(params, new_p), new
+
+
+def _rprop_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
+    return {"delta": _zeros(params, first, c), "stepsize": tree_map(lambda p: ft.zeros_like(p) + c["stepsize"], params)}
+
+
+def _rprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    deltas, sizes = _leaves(state["delta"], [], "state"), _leaves(state["stepsize"], [], "state")
+    new_p, new_delta, new_size = [], [], []
+    for p, g, delta, size in zip(ps, gs, deltas, sizes, strict=True):
+        sign = ft.sign(g * delta)
+        size = size * ft.where(sign > 0, c["etaplus"], ft.where(sign < 0, c["etaminus"], 1.0))
+        size = ft.clamp(size, c["stepsizemin"], c["stepsizemax"])
+        g = ft.where(sign < 0, 0.0, g)  # a flipped sign: that weight rests this step
+        new_p.append(p - ft.sign(g) * size)
+        new_delta.append(g)
+        new_size.append(size)
+    new = {"delta": _rebuild(state["delta"], new_delta), "stepsize": _rebuild(state["stepsize"], new_size)}
+    return _rebuild(params, new_p), new
+
+
 Update = Callable[..., tuple[Any, dict[str, Any]]]
 # name: (the initial state, the update, where the gradient is taken (None: at the parameters))
 _UPDATES: dict[str, tuple[Callable[..., dict[str, Any]], Update, Callable[..., Any] | None]] = {
@@ -294,6 +353,8 @@ _UPDATES: dict[str, tuple[Callable[..., dict[str, Any]], Update, Callable[..., A
     "adamax": (_adamax_state, _adamax, None),
     "nag": (_nag_state, _nag, _nag_ahead),
     "rmsprop": (_rmsprop_state, _rmsprop, None),
+    "asgd": (_asgd_state, _asgd, None),
+    "rprop": (_rprop_state, _rprop, None),
 }
 
 
@@ -371,6 +432,11 @@ class TrainStep:
         for k, v in c.items():
             if v is not None and not isinstance(v, bool):
                 c[k] = float(v)  # one signature per value, whatever number type it came as
+        if self.optimizer == "rprop" and c["niter"] != 1:
+            raise ArgumentError(
+                f"train_step: rprop evaluates the gradient once per step here (niter=1, got {c['niter']:g});"
+                " call the step niter times, or use autograd.optim.rprop"
+            )
         if self.optimizer == "nag" and not c["momentum"] > 0:
             raise DomainError(
                 f"train_step: nag needs momentum > 0 for Nesterov's accelerated gradient (got {c['momentum']})"
@@ -433,7 +499,7 @@ def train_step(
         ``f(params, *batch)`` returning the loss (a one-element tensor), or ``(loss, *more)``.
     params : tensor, or nest of dicts, lists and tuples of tensors
         Floating-point tensors, updated in place by every call.
-    optimizer : {'sgd', 'adam', 'adagrad', 'adadelta', 'adamax', 'nag', 'rmsprop'}
+    optimizer : {'sgd', 'adam', 'adagrad', 'adadelta', 'adamax', 'nag', 'rmsprop', 'asgd', 'rprop'}
         The update: flambeau.optim's rule of that name (Torch's), element-wise.
     config : dict, optional
         That optimizer's config keys (snake_case, Torch's defaults, listed in ``OPTIMIZERS``), e.g.
