@@ -236,7 +236,8 @@ class _SimulatedGraph(CapturedGraph):
             t.copy_(b)  # a real capture records the body without running it: undo its updates
         self.runs = [0] * len(self.parts)
         for i, graph in enumerate(self.graphs):
-            graph.launch = functools.partial(self._launch, i, writeback)
+            if graph is not None:
+                graph.launch = functools.partial(self._launch, i, writeback)
 
     def _launch(self, i: int, writeback: Any) -> None:
         self.runs[i] += 1
@@ -342,6 +343,30 @@ def test_each_path_of_a_function_with_guards_gets_its_graphs_and_a_failed_guard_
     # 6th and 8th launch its first segment, fail its guard and replay the second path's graphs.
     assert first.runs == [5, 3] and second.runs == [3, 3]
     assert first.launches == 3 and second.launches == 3
+
+
+def test_a_guard_on_an_input_itself_needs_no_graph_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first segment only reads the flag's array: nothing to capture (no empty graph is made),
+    # and the guard reads the flag where the graph's input is, copied in or read in place.
+    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
+    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
+    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+
+    def f(flag: Any, w: Any) -> Any:
+        return (w * 2).sum() if bool(flag) else (w * w).sum()
+
+    df, direct = grad(f, argnum=1, optimize=True, cuda_graph=True), grad(f, argnum=1)
+    w = ft.tensor([1.0, -3.0])
+    flag = ft.tensor([1.0])
+    for value in [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]:
+        flag.fill_(value)  # the same tensor: read in place
+        _close(df(flag, w), direct(flag, w), 1e-12)
+    for value in [1.0, 0.0, 1.0]:
+        fresh = ft.tensor([value])  # a new tensor each call: copied in
+        _close(df(fresh, w), direct(fresh, w), 1e-12)
+    graphs = [g for g in df.graphs.values() if isinstance(g, CapturedGraph)]
+    assert len(graphs) == 2 and all(g.graphs[0] is None and g.graphs[1] is not None for g in graphs)
+    assert df.graph_fallbacks == []
 
 
 @pytest.mark.parametrize("copy_w", [False, True], ids=["in place", "copied"])

@@ -291,7 +291,7 @@ def segments(prog: Program, namespace: Any = None) -> list[Part]:
         else:
             pieces[-1].append(st)
     later_needs: set[str] = set()  # what the parts after the current one read
-    sources: list[tuple[str, str | None]] = []
+    sources: list[tuple[str, str | None, bool]] = []
     for i in range(len(pieces) - 1, -1, -1):
         guard_src = None
         if i < len(guards):
@@ -309,18 +309,33 @@ def segments(prog: Program, namespace: Any = None) -> list[Part]:
                 st = ast.Delete(targets=kept)
             body.append(ast.unparse(st))
         seg_src = _function(f"segment{i}", "L, E", needs, body, sorted(stores & later_needs))
-        sources.append((seg_src, guard_src))
+        sources.append((seg_src, guard_src, all(_idle(st) for st in pieces[i])))
         later_needs = (later_needs - stores) | needs
     parts: list[Part] = []
-    for seg_src, guard_src in reversed(sources):
+    for seg_src, guard_src, idle in reversed(sources):
         exec(compile(seg_src + (guard_src or ""), "<flambeau program segment, for a CUDA graph>", "exec"), ns)
         seg = ns[seg_src.split("(", 1)[0][4:]]
         seg.source = seg_src  # readable, as a program's
+        seg.idle = idle  # no device work (it only reads its inputs' arrays): no graph to capture
         guard = None if guard_src is None else ns[guard_src.split("(", 1)[0][4:]]
         if guard is not None:
             guard.source = guard_src
         parts.append((seg, guard))
     return parts
+
+
+def _idle(st: ast.stmt) -> bool:
+    """Whether a program statement does no device work: ``del v1`` or ``v1 = L[0]._a``."""
+    if isinstance(st, ast.Delete):
+        return True
+    value = st.value if isinstance(st, ast.Assign) else None
+    return (
+        isinstance(value, ast.Attribute)
+        and value.attr == "_a"
+        and isinstance(value.value, ast.Subscript)
+        and isinstance(value.value.value, ast.Name)
+        and value.value.value.id == "L"
+    )
 
 
 def _names(node: ast.AST, ctx: type) -> set[str]:
@@ -514,6 +529,10 @@ class CapturedGraph:
             alloc.capturing = True
             try:
                 for i, (segment, _) in enumerate(self.parts):
+                    if getattr(segment, "idle", False) and i < len(self.parts) - 1:  # it reads the static inputs only
+                        segment(self.static, self.env)
+                        self.graphs.append(None)
+                        continue
                     out, written = self._capture(i, segment, writeback, cupy)
             finally:
                 alloc.capturing = False
@@ -595,7 +614,8 @@ class CapturedGraph:
             for i in self.copied:
                 copyto(self.arrays[i], leaves[i]._a)
             for graph, (_, guard) in zip(self.graphs, self.parts, strict=True):
-                graph.launch()  # the current stream: after whatever made the inputs
+                if graph is not None:
+                    graph.launch()  # the current stream: after whatever made the inputs
                 if guard is not None:
                     guard(self.env)  # waits for the segment; RetraceSignal: these inputs take another path
             for i in self._copy_back:
