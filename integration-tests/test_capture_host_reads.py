@@ -81,9 +81,10 @@ def test_the_convnet_train_step_reads_nothing_on_the_host_under_trusted_values(o
     p = _convnet_params(rng)
     x = _boxed(rng.standard_normal((4, 3, 16, 16)).astype(np.float32))
     y = _boxed(rng.integers(0, 5, 4))
-    config = {"learning_rate": 0.01, "learning_rate_decay": 1e-3, "weight_decay": 1e-4}
+    config = {"learning_rate": 0.01, "learning_rate_decay": 1e-3, "weight_decay": 1e-4, "t0": 1.0}
     if optimizer == "sgd":
         config |= {"momentum": 0.9, "nesterov": True, "dampening": 0.0}
+    config = {k: v for k, v in config.items() if k in OPTIMIZERS[optimizer]}  # the keys it has
     step = train_step(_convnet_loss, p, optimizer, config)
     with trusted_values():
         _replayed_without_reads(step.fn, lambda: step(x, y))

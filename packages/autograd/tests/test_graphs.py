@@ -8,8 +8,11 @@ device (skipped, with the reason, where there is none).
 
 from __future__ import annotations
 
+import ast
+import collections
 import contextlib
 import functools
+import gc
 import re
 import sys
 import types
@@ -227,7 +230,10 @@ class _SimulatedGraph(CapturedGraph):
     """A CapturedGraph on the stand-in cupy whose "graphs" re-run what they captured on the same
     static memory when launched, which is what a CUDA graph's launch does (counted in ``runs``).
     What it checks: the replay reads its inputs and writes its results only through the graph's
-    static memory and the values its segments hand on, as real graphs need."""
+    static memory and the values its segments hand on, as real graphs need. What it cannot: a
+    launch re-runs its segment in Python and puts new arrays into ``env``, where a real graph
+    writes into the arrays captured there; that the guards read those very arrays rests on
+    :func:`segments` storing them (tested on its own) and on the GPU tests."""
 
     def __init__(self, prog: Any, leaves: list[Any], copied: Any, stable: bool = False, writeback: Any = None) -> None:
         before = [t.clone() for t in leaves]
@@ -246,6 +252,16 @@ class _SimulatedGraph(CapturedGraph):
             segment(self.static, self.env)
         else:
             self._body(segment, writeback)
+
+
+@pytest.fixture
+def stand_in_graphs(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """Optimized's own flow on the cpu as on cuda, with :class:`_SimulatedGraph` graphs (gives the stand-in cupy)."""
+    cp = _stand_in_cupy()
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
+    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+    return cp
 
 
 def test_a_simulated_graph_replays_new_inputs_through_its_static_memory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,14 +330,11 @@ def _two_paths(p: dict[str, Any], x: Any) -> Any:
 
 
 def test_each_path_of_a_function_with_guards_gets_its_graphs_and_a_failed_guard_moves_on(
-    monkeypatch: pytest.MonkeyPatch,
+    stand_in_graphs: Any,
 ) -> None:
     # Optimized's own flow, with stand-in graphs that run what they captured: the first replay of a
     # path captures its program (after a plain run shows the arguments take it); a later call on
     # the other path launches the first graph up to its guard, then the other program's graphs.
-    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
-    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
-    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
     rng = np.random.default_rng(6)
     p = {"W": ft.from_numpy(np.abs(rng.standard_normal((3, 2))))}
     x = np.abs(rng.standard_normal((4, 3)))
@@ -345,12 +358,9 @@ def test_each_path_of_a_function_with_guards_gets_its_graphs_and_a_failed_guard_
     assert first.launches == 3 and second.launches == 3
 
 
-def test_a_guard_on_an_input_itself_needs_no_graph_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_guard_on_an_input_itself_needs_no_graph_before_it(stand_in_graphs: Any) -> None:
     # The first segment only reads the flag's array: nothing to capture (no empty graph is made),
     # and the guard reads the flag where the graph's input is, copied in or read in place.
-    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
-    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
-    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
 
     def f(flag: Any, w: Any) -> Any:
         return (w * 2).sum() if bool(flag) else (w * w).sum()
@@ -367,6 +377,81 @@ def test_a_guard_on_an_input_itself_needs_no_graph_before_it(monkeypatch: pytest
     graphs = [g for g in df.graphs.values() if isinstance(g, CapturedGraph)]
     assert len(graphs) == 2 and all(g.graphs[0] is None and g.graphs[1] is not None for g in graphs)
     assert df.graph_fallbacks == []
+
+
+def test_two_guards_in_a_row_and_each_path_of_them_replay_through_graphs(stand_in_graphs: Any) -> None:
+    def f(x: Any) -> Any:
+        s = 1.0 if bool(x.sum() > 0) else -1.0
+        t = 2.0 if bool((x * x).sum() > 3) else 0.5
+        return (x * (s * t)).exp().sum()
+
+    dg, direct = grad(f, optimize=True, cuda_graph=True), grad(f)
+    xb = ft.tensor([1.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for v in [[1, 2], [1, 2], [0.1, 0.2], [0.1, 0.2], [-1, -2], [-1, -2], [1, 2], [0.1, 0.2], [-0.1, -0.2]] * 2:
+            xb.copy_(ft.tensor(v, dtype=xb.dtype))
+            _close(dg(xb), direct(xb), 1e-12)
+    graphs = [g for g in dg.graphs.values() if isinstance(g, CapturedGraph)]
+    assert dg.recordings == 4 and dg.captures == 4 and all(len(g.parts) == 3 for g in graphs)
+
+
+def test_a_segment_takes_from_the_env_what_it_reads_before_writing_it() -> None:
+    from flambeau.autograd.graphs import _read_first
+
+    piece = ast.parse("v4 = f(v1)\nv4 = g(v4)\nv1 = v1 + v4\nv5 = h(v1, v2)").body
+    assert _read_first(piece) == {"v1", "v2"}  # v4 is its own; v1 is read before it is written
+
+
+def test_a_program_constant_named_like_a_parameter_does_not_hide_it() -> None:
+    pair = collections.namedtuple("E", "a b")  # its class is a program constant named E
+
+    def f(x: Any) -> Any:
+        return pair(x * 2, x.exp()) if bool(x.sum() > 0) else pair(x, x)
+
+    g = optimize(f)
+    x = ft.tensor([0.5, 1.0])
+    g(x)
+    (prog,) = next(iter(g.programs.values()))
+    env: dict[str, Any] = {}
+    (first, guard), (last, _) = segments(prog)
+    first([x], env)
+    guard(env)
+    got = last([x], env)
+    assert type(got) is pair and got.b.tolist() == x.exp().tolist()
+
+
+def test_the_garbage_collector_waits_until_every_thread_has_captured() -> None:
+    from flambeau.autograd.graphs import _gc_paused
+
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        with _gc_paused():
+            with _gc_paused():  # another thread's capture starts, and ends first
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # still capturing
+        assert gc.isenabled()
+        gc.disable()
+        with _gc_paused():
+            pass
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_signature_given_up_lets_its_graphs_and_their_memory_go(stand_in_graphs: Any) -> None:
+    df = optimize(lambda x: x * 2 if bool(x.sum() > x.numel()) else x * 3, cuda_graph=True)
+    xb = ft.tensor([1.0, 2.0])
+    for v in [1, 1, 5, 5]:
+        xb.fill_(v)
+        df(xb)
+    assert len([g for g in df.graphs.values() if isinstance(g, CapturedGraph)]) == 2
+    (k,) = df.programs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        df._give_up(k, "a test", (xb,), {})
+    assert df.graphs == {} and isinstance(df.programs[k], compiler._Fallback)
 
 
 @pytest.mark.parametrize("copy_w", [False, True], ids=["in place", "copied"])
@@ -614,12 +699,9 @@ def _convnet(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarra
 
 
 @pytest.mark.parametrize("model", ["mlp", "convnet"])
-def test_the_replay_test_passes_on_stand_in_graphs(model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_replay_test_passes_on_stand_in_graphs(model: str, stand_in_graphs: Any) -> None:
     # The cuda test below, on the cpu with graphs that run what they captured: its models, its
     # data and Optimized's flow get checked everywhere, not only where there is a GPU.
-    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
-    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
-    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
     with trusted_values() if model == "convnet" else contextlib.nullcontext():
         _graph_against_direct(model, "cpu")
 
@@ -695,13 +777,12 @@ def test_a_capture_that_reads_the_host_ends_cleanly_and_the_program_runs_without
     _host_read_falls_back("cuda")
 
 
-def test_on_stand_in_graphs_a_capture_that_reads_the_host_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_on_stand_in_graphs_a_capture_that_reads_the_host_falls_back(
+    stand_in_graphs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flambeau.tensor.ops import indexing
 
-    cp = _stand_in_cupy()
-    monkeypatch.setitem(sys.modules, "cupy", cp)
-    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
-    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+    cp = stand_in_graphs
     check = indexing._check_range
 
     def reading(index: Any, n: int, op: str) -> None:  # a cupy array's bool() while capturing: refused
@@ -737,10 +818,7 @@ def test_a_function_with_a_guard_is_captured_per_path_with_its_guard_checked_bet
     _guard_paths("cuda")
 
 
-def test_on_stand_in_graphs_a_function_with_a_guard_is_captured_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
-    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
-    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
+def test_on_stand_in_graphs_a_function_with_a_guard_is_captured_per_path(stand_in_graphs: Any) -> None:
     _guard_paths("cpu")
 
 
@@ -775,11 +853,8 @@ GRAPH_CONFIGS = [
 
 @pytest.mark.parametrize(("name", "config"), GRAPH_CONFIGS, ids=[n for n, _ in GRAPH_CONFIGS])
 def test_train_step_on_stand_in_graphs_equals_it_without(
-    name: str, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    name: str, config: dict[str, Any], stand_in_graphs: Any
 ) -> None:
-    monkeypatch.setitem(sys.modules, "cupy", _stand_in_cupy())
-    monkeypatch.setattr(compiler, "is_cuda", lambda leaves, device: True)
-    monkeypatch.setattr(compiler, "CapturedGraph", _SimulatedGraph)
     _train_step_graph_against_plain(name, config, "cpu")
 
 

@@ -266,6 +266,8 @@ class Optimized:
 
     def _give_up(self, k: tuple[Any, ...], reason: str, args: Any, kwargs: Any, result: Any = None) -> Any:
         self.programs[k] = _Fallback(reason)
+        for key in [key for key in self.graphs if key[0] == k]:  # its programs' graphs, and their memory
+            del self.graphs[key]
         warnings.warn(
             f"optimize({self.name}): this signature runs un-optimized from now on: {reason}",
             RuntimeWarning,

@@ -1,4 +1,4 @@
-"""CUDA graphs for optimized mode: a compiled program captured once, then replayed by one launch.
+"""CUDA graphs for optimized mode: a compiled program captured once, then replayed by launching it.
 
 ``optimize(fn, cuda_graph=True)`` (and ``grad(f, optimize=True, cuda_graph=True)``) records ``fn``
 per signature as usual; on a cuda device, the second call with a signature captures the
@@ -30,9 +30,10 @@ How a graph is captured (:class:`CapturedGraph`):
    ``capture_namespace()`` in place of cupy: its ``matmul`` and ``dot`` call cuBLAS's GEMM directly
    (float32 and float64; ``flambeau.backends.cupy.capture``). The warm-up and the capture run that
    program.
-4. Warm-up. Before the capture the program runs (twice, or until the pool stops growing) on a side
-   stream with that pool: kernels compile, cuBLAS initialises and the pool caches every block the
-   capture will ask for, so that nothing synchronising is called while capturing.
+4. Warm-up. Before the capture the program runs (until the pool stops growing, at most
+   :data:`WARMUPS` times) on a side stream with that pool: kernels compile, cuBLAS initialises and
+   the pool caches the blocks the capture will ask for, so that nothing synchronising is called
+   while capturing (a block it still lacks is allocated in relaxed mode: :class:`PoolAllocator`).
 5. Capture. ``stream.begin_capture()`` (thread-local mode: a synchronising call made while
    capturing raises rather than runs outside the graph); ``run(static inputs)``;
    ``graph = stream.end_capture()``; for a program with guards, one such capture per segment, the
@@ -58,10 +59,11 @@ How a graph is captured (:class:`CapturedGraph`):
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .capture import RetraceSignal
@@ -290,38 +292,58 @@ def segments(prog: Program, namespace: Any = None) -> list[Part]:
             pieces.append([])
         else:
             pieces[-1].append(st)
-    later_needs: set[str] = set()  # what the parts after the current one read
-    sources: list[tuple[str, str | None, bool]] = []
-    for i in range(len(pieces) - 1, -1, -1):
-        guard_src = None
-        if i < len(guards):
-            loads = _names(guards[i], ast.Load)
-            guard_src = _function(f"guard{i}", "E", loads, [ast.unparse(guards[i])], [])
-            later_needs |= loads
-        stores = set().union(*(_names(st, ast.Store) for st in pieces[i]))
-        needs = set().union(*(_names(st, ast.Load) for st in pieces[i])) - stores
+    # Each piece takes from the env what it reads before writing it, and leaves there what it
+    # writes that a later piece or guard reads.
+    reads = [_read_first(piece) for piece in pieces]
+    writes = [set().union(*(_names(st, ast.Store) for st in piece)) for piece in pieces]
+    guard_reads = [_names(g, ast.Load) for g in guards]
+    parts: list[Part] = []
+    for i, piece in enumerate(pieces):
+        later = set().union(*reads[i + 1 :], *guard_reads[i:])
         body = []
-        for st in pieces[i]:
-            if isinstance(st, ast.Delete):  # a value an earlier part made stays in env: nothing to free here
-                kept: list[ast.expr] = [t for t in st.targets if isinstance(t, ast.Name) and t.id in stores | needs]
+        for st in piece:
+            if isinstance(st, ast.Delete):  # a value an earlier piece made stays in the env: not freed here
+                kept: list[ast.expr] = [
+                    t for t in st.targets if isinstance(t, ast.Name) and t.id in writes[i] | reads[i]
+                ]
                 if not kept:
                     continue
                 st = ast.Delete(targets=kept)
             body.append(ast.unparse(st))
-        seg_src = _function(f"segment{i}", "L, E", needs, body, sorted(stores & later_needs))
-        sources.append((seg_src, guard_src, all(_idle(st) for st in pieces[i])))
-        later_needs = (later_needs - stores) | needs
-    parts: list[Part] = []
-    for seg_src, guard_src, idle in reversed(sources):
-        exec(compile(seg_src + (guard_src or ""), "<flambeau program segment, for a CUDA graph>", "exec"), ns)
-        seg = ns[seg_src.split("(", 1)[0][4:]]
-        seg.source = seg_src  # readable, as a program's
-        seg.idle = idle  # no device work (it only reads its inputs' arrays): no graph to capture
-        guard = None if guard_src is None else ns[guard_src.split("(", 1)[0][4:]]
-        if guard is not None:
-            guard.source = guard_src
-        parts.append((seg, guard))
+        segment = _compiled(ns, f"_segment{i}", "L", reads[i], body, sorted(writes[i] & later))
+        segment.idle = all(_idle(st) for st in piece)  # no device work: no graph to capture
+        guard = None
+        if i < len(guards):
+            guard = _compiled(ns, f"_guard{i}", "", guard_reads[i], [ast.unparse(guards[i])], [])
+        parts.append((segment, guard))
     return parts
+
+
+def _read_first(piece: list[ast.stmt]) -> set[str]:
+    """The values ``piece`` reads before it writes them: those an earlier piece made."""
+    found: set[str] = set()
+    written: set[str] = set()
+    for st in piece:
+        found |= _names(st, ast.Load) - written
+        written |= _names(st, ast.Store)
+    return found
+
+
+def _compiled(ns: dict[str, Any], name: str, params: str, loads: set[str], body: list[str], stores: list[str]) -> Any:
+    """The function ``name(params..., _E)``: ``loads`` taken from the env ``_E``, then ``body``,
+    then ``stores`` put into ``_E``; compiled in ``ns``, with its ``source`` kept (readable, as a
+    program's). The names start with ``_``, which no program constant does."""
+    lines = [f"def {name}({params + ', ' if params else ''}_E):"]
+    lines += [f"    {v} = _E[{v!r}]" for v in sorted(loads)]
+    lines += [f"    {line}" for text in body for line in text.splitlines()]
+    lines += [f"    _E[{v!r}] = {v}" for v in stores]
+    if len(lines) == 1:
+        lines.append("    pass")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, "<flambeau program segment, for a CUDA graph>", "exec"), ns)
+    fn = ns[name]
+    fn.source = source
+    return fn
 
 
 def _idle(st: ast.stmt) -> bool:
@@ -345,14 +367,6 @@ def _names(node: ast.AST, ctx: type) -> set[str]:
     }
 
 
-def _function(name: str, params: str, loads: set[str], body: list[str], stores: list[str]) -> str:
-    lines = [f"def {name}({params}):"]
-    lines += [f"    {v} = E[{v!r}]" for v in sorted(loads)]
-    lines += [f"    {line}" for text in body for line in text.splitlines()]
-    lines += [f"    E[{v!r}] = {v}" for v in stores]
-    return "\n".join(lines + ["    return None" if len(lines) == 1 else ""]) + "\n"
-
-
 def is_cuda(leaves: list[Any], device: Any) -> bool:
     """Whether a call runs on a cuda device through cupy: its tensors' device, else ``device``.
 
@@ -365,6 +379,27 @@ def is_cuda(leaves: list[Any], device: Any) -> bool:
 
 
 _RELAXED = 2  # CU_STREAM_CAPTURE_MODE_RELAXED
+_GC_LOCK = threading.Lock()
+_gc_state = {"captures": 0, "was_enabled": False}  # captures running (in any thread), gc's state before
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Python's garbage collector off while any thread captures (it is process-wide): a collection
+    freeing another graph's memory would call ``cudaFree`` inside the capture and break it."""
+    with _GC_LOCK:
+        if _gc_state["captures"] == 0:
+            _gc_state["was_enabled"] = gc.isenabled()
+            gc.collect()
+            gc.disable()
+        _gc_state["captures"] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_state["captures"] -= 1
+            if _gc_state["captures"] == 0 and _gc_state["was_enabled"]:
+                gc.enable()
 
 
 def _driver_exchange() -> Callable[[int], int] | None:
@@ -523,21 +558,17 @@ class CapturedGraph:
             # another graph's memory (a cudaFree, which breaks the capture): it waits until the end.
             # Segments are captured one after the other: capturing runs nothing, so no guard is checked.
             self.graphs: list[Any] = []
-            collecting = gc.isenabled()
-            gc.collect()
-            gc.disable()
             alloc.capturing = True
             try:
-                for i, (segment, _) in enumerate(self.parts):
-                    if getattr(segment, "idle", False) and i < len(self.parts) - 1:  # it reads the static inputs only
-                        segment(self.static, self.env)
-                        self.graphs.append(None)
-                        continue
-                    out, written = self._capture(i, segment, writeback, cupy)
+                with _gc_paused():
+                    for i, (segment, _) in enumerate(self.parts):
+                        if getattr(segment, "idle", False) and i < len(self.parts) - 1:  # reads static inputs only
+                            segment(self.static, self.env)
+                            self.graphs.append(None)
+                            continue
+                        out, written = self._capture(i, segment, writeback, cupy)
             finally:
                 alloc.capturing = False
-                if collecting:
-                    gc.enable()
         current.wait_event(self.stream.record())  # launches on the current stream follow the warm-up
         self.out = out
         self.wrote = writeback is not None

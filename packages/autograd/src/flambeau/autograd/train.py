@@ -50,8 +50,8 @@ from .tree import tree_map
 
 __all__ = ["OPTIMIZERS", "TrainStep", "train_step"]
 
-# Config keys and Torch's defaults (flambeau.optim's SGD_DEFAULTS / ADAM_DEFAULTS, less the
-# per-element tensors ``learning_rates`` and ``weight_decays``).
+# Config keys and Torch's defaults (flambeau.optim's <NAME>_DEFAULTS, less the per-element tensors
+# ``learning_rates`` and ``weight_decays``; a test keeps the two equal).
 OPTIMIZERS: dict[str, dict[str, Any]] = {
     "sgd": {
         "learning_rate": 1e-3,
