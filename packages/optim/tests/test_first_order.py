@@ -522,6 +522,17 @@ def test_adamax_epsilon_default_guards_zero_gradients() -> None:
     assert x.tolist() == [1.0, 2.0 - 2e-3]  # the zero-gradient weight does not move (and is no NaN)
 
 
+@pytest.mark.parametrize("epsilon", [1e-38, 0.0])
+def test_adamax_epsilon_below_the_smallest_normal_number_is_raised_to_it(epsilon: float) -> None:
+    # float32: 1e-38 is subnormal, which cupy's kernels read as 0 (and 0 is 0 everywhere): u = 0
+    # where the gradient is 0, and the step 0/0. The smallest normal float32 keeps it a number.
+    x = ft.FloatTensor([1.0, 2.0])
+    config: dict[str, Any] = {"epsilon": epsilon}
+    optim.adamax(lambda x: (0.0, ft.FloatTensor([0.0, 1.0])), x, config)
+    assert config["u"][0].item() == np.finfo(np.float32).tiny
+    assert x[0].item() == 1.0 and np.isfinite(x.numpy()).all()
+
+
 def test_nag_returns_f_at_the_look_ahead_point() -> None:
     seen: list[list[float]] = []
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import ArgumentError, DomainError
@@ -250,7 +252,7 @@ def _adamax(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -
     new_p, new_m, new_u = [], [], []
     for p, g, m, u in zip(ps, gs, ms, us, strict=True):
         m = m * b1 + g * (1 - b1)
-        u = ft.cmax(u * b2, g.abs() + eps)
+        u = ft.cmax(u * b2, g.abs() + max(eps, float(np.finfo(p.dtype).tiny)))  # as flambeau.optim's
         new_m.append(m)
         new_u.append(u)
         new_p.append(p - m / u * step)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import ArgumentError, DomainError
@@ -427,7 +429,9 @@ def adamax(opfunc: OpFunc, x: Tensor, config: dict[str, Any], state: dict[str, A
     ``u = max(beta2*u, |g| + epsilon)``; ``x -= learning_rate/(1-beta1**t) * m/u``.
 
     Torch's quirk, kept: ``epsilon`` defaults to ``1e-38``, which only guards ``u`` against 0 where
-    the gradient has been exactly 0 (in float32 it is near the smallest normal number).
+    the gradient has been exactly 0. An ``epsilon`` below the smallest normal number of ``x``'s
+    dtype is taken as that number (float32's is about 1.18e-38): cupy flushes subnormal float32
+    values to zero, and ``u`` would then be 0 and the step 0/0 there.
 
     State: ``t``, ``m``, ``u``.
 
@@ -448,6 +452,7 @@ def adamax(opfunc: OpFunc, x: Tensor, config: dict[str, Any], state: dict[str, A
     """
     c = Config("adamax", config, ADAMAX_DEFAULTS, state_keys=ADAMAX_STATE_KEYS)
     lr, beta1, beta2, eps, wd = c.learning_rate, c.beta1, c.beta2, c.epsilon, c.weight_decay
+    eps = max(eps, float(np.finfo(x.dtype).tiny))  # a subnormal epsilon is 0 on cuda (see above)
 
     fx, g = _evaluate(opfunc, x, "adamax")
     g = _with_weight_decay(g, x, wd)
