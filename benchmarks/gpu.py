@@ -204,50 +204,10 @@ def _convnet(mods: dict[str, Any], batch: int) -> dict[str, Callable[[], Any]]:
 def _train_step_convnet(
     mods: dict[str, Any], p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, graph: bool
 ) -> Callable[[], Any]:
-    """The convnet as flambeau ops, one SGD step per call through ``autograd.train_step``.
-
-    The step returns the loss only (the gradients live inside the program); for the check, the
-    first call also returns the gradients read off the update: ``(before - after) / lr``. Two
-    steps are taken and undone first (in place), so that the checked call is a replay (a graph
-    launch, for ``flambeau-graph``), not the recording. The steps run inside ``trusted_values()``:
-    the targets' ``gather`` skips its range check, which reads the indices back to the host, a
-    sync that no CUDA graph can hold (and that PyTorch does not do either).
-    """
-    ft, ag = mods["flambeau"], mods["flambeau.autograd"]
-    from flambeau.autograd.model import _conv2d, _max_pool2d  # SpatialConvolutionMM / SpatialMaxPooling as ops
-
-    def loss(q: Any, x: Any, y: Any) -> Any:
-        h = _max_pool2d(ft.tanh(_conv2d(x, q["W1"], q["b1"], 1, 0)), 2)
-        h = _max_pool2d(ft.tanh(_conv2d(h, q["W2"], q["b2"], 1, 0)), 2)
-        h = _conv2d(h, q["W3"], q["b3"], 1, 0).reshape(x.size(0), 256)
-        z = h @ q["W4"].t() + q["b4"]
-        logp = z - ft.logsumexp(z, 1, keepdim=True)
-        return -logp.gather(1, y.view(-1, 1)).mean()
-
-    fp = {k: ft.from_numpy(v.copy()).to(DEV["flambeau"]) for k, v in p.items()}
-    fx = ft.from_numpy(x.copy()).to(DEV["flambeau"])
-    fy = ft.from_numpy(y.astype(np.int64)).to(DEV["flambeau"])
-    step = ag.train_step(loss, fp, "sgd", {"learning_rate": run.CONVNET_LR}, cuda_graph=graph)
+    """``run.train_step_convnet`` on the benchmark's device (``flambeau-graph``: as a CUDA graph)."""
+    call, step = run.train_step_convnet(mods["flambeau"], mods["flambeau.autograd"], p, x, y, DEV["flambeau"], graph)
     if graph:
         GRAPHED["flambeau-graph"] = step.fn
-    trusted = importlib.import_module("flambeau.tensor.optable").trusted_values
-    start = {k: v.clone() for k, v in fp.items()}
-    with trusted():
-        step(fx, fy), step(fx, fy)  # recorded, then captured and launched
-    for k, v in fp.items():
-        v.copy_(start[k])  # in place: the graph reads and writes these very arrays
-    step.state["eval_counter"].zero_()
-    first = [True]
-
-    def call() -> Any:
-        with trusted():
-            if not first:
-                return step(fx, fy)
-            first.clear()
-            before = {k: _host(v) for k, v in fp.items()}
-            value = step(fx, fy)
-        return value, {k: (before[k] - _host(fp[k])) / run.CONVNET_LR for k in fp}
-
     return call
 
 

@@ -618,6 +618,54 @@ def _flambeau_convnet(ft: ModuleType, p: dict[str, np.ndarray]) -> tuple[Callabl
     return step, model
 
 
+def train_step_convnet(
+    ft: ModuleType, ag: ModuleType, p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, device: str, graph: bool
+) -> tuple[Callable[[], Any], Any]:
+    """The convnet as flambeau ops, one SGD step per call through ``autograd.train_step`` (the
+    forward, gradient and update recorded as one program; ``graph``: captured as a CUDA graph).
+
+    Returns ``(call, step)``. The step returns the loss only (the gradients live inside the
+    program); for the check, ``call``'s first call also returns the gradients read off the update:
+    ``(before - after) / lr``. Two steps are taken and undone first (in place), so that the
+    checked call is a replay (a graph launch, with ``graph``), not the recording. The steps run
+    inside ``trusted_values()``: the targets' ``gather`` skips its range check, which reads the
+    indices back to the host, a sync that no CUDA graph can hold (and that PyTorch does not do).
+    """
+    from flambeau.autograd.model import _conv2d, _max_pool2d  # SpatialConvolutionMM / SpatialMaxPooling as ops
+    from flambeau.tensor.optable import trusted_values
+
+    def loss(q: Any, x: Any, y: Any) -> Any:
+        h = _max_pool2d(ft.tanh(_conv2d(x, q["W1"], q["b1"], 1, 0)), 2)
+        h = _max_pool2d(ft.tanh(_conv2d(h, q["W2"], q["b2"], 1, 0)), 2)
+        h = _conv2d(h, q["W3"], q["b3"], 1, 0).reshape(x.size(0), 256)
+        z = h @ q["W4"].t() + q["b4"]
+        logp = z - ft.logsumexp(z, 1, keepdim=True)
+        return -logp.gather(1, y.view(-1, 1)).mean()
+
+    fp = {k: ft.from_numpy(v.copy()).to(device) for k, v in p.items()}
+    fx = ft.from_numpy(x.copy()).to(device)
+    fy = ft.from_numpy(y.astype(np.int64)).to(device)
+    step = ag.train_step(loss, fp, "sgd", {"learning_rate": CONVNET_LR}, cuda_graph=graph)
+    start = {k: v.clone() for k, v in fp.items()}
+    with trusted_values():
+        step(fx, fy), step(fx, fy)  # recorded, then replayed (captured and launched, with a graph)
+    for k, v in fp.items():
+        v.copy_(start[k])  # in place: the program (and graph) reads and writes these very arrays
+    step.state["eval_counter"].zero_()
+    first = [True]
+
+    def call() -> Any:
+        with trusted_values():
+            if not first:
+                return step(fx, fy)
+            first.clear()
+            before = {k: v.cpu().numpy().copy() for k, v in fp.items()}  # (on the cpu, .numpy() is a view)
+            value = step(fx, fy)
+        return value, {k: (before[k] - fp[k].cpu().numpy()) / CONVNET_LR for k in fp}
+
+    return call, step
+
+
 def _autograd_convnet(anp: ModuleType) -> Callable[..., tuple[Any, dict[str, Any]]]:
     """The same step in HIPS autograd: numpy's forward on ``autograd.numpy``, differentiated by
     ``value_and_grad`` with respect to the parameter dict, then ``p -= lr * grad`` in place.
@@ -739,6 +787,10 @@ def convnet_b32(peers: dict[str, ModuleType]) -> list[Variant]:
     for peer, (step, model, (tx, ty)) in nets.items():
         _check_convnet(peer, step(model, tx, ty), want)
         vs.append(Variant(peer, "step(m, x, y)", {"step": step, "m": model, "x": tx, "y": ty}))
+    if "flambeau" in peers and "flambeau.autograd" in peers:
+        call, _ = train_step_convnet(peers["flambeau"], peers["flambeau.autograd"], p, x, y, "cpu", False)
+        _check_convnet("flambeau-opt", call(), want)
+        vs.append(Variant("flambeau-opt", "call()", {"call": call}))
     return vs
 
 
