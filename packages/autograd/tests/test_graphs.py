@@ -454,6 +454,25 @@ def test_a_signature_given_up_lets_its_graphs_and_their_memory_go(stand_in_graph
     assert df.graphs == {} and isinstance(df.programs[k], compiler._Fallback)
 
 
+def test_a_graph_another_thread_set_up_meanwhile_is_used_not_captured_again(
+    stand_in_graphs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = optimize(lambda a, b: a @ b + 1.0, cuda_graph=True)
+    a, b = ft.ones(2, 3), ft.ones(3, 2)
+    df(a, b)  # recorded
+    ((k, (prog,)),) = df.programs.items()
+    other = _SimulatedGraph(prog, [a, b], set())  # what the other thread captured
+    refusal_ = compiler.refusal
+
+    def meanwhile(p: Any) -> Any:  # after this call read "no graph", before it takes the program's lock
+        df.graphs[k, 0] = other
+        return refusal_(p)
+
+    monkeypatch.setattr(compiler, "refusal", meanwhile)
+    assert df(a, b).tolist() == [[4.0, 4.0], [4.0, 4.0]]
+    assert df.captures == 0 and df.graphs[k, 0] is other and other.launches == 1
+
+
 @pytest.mark.parametrize("copy_w", [False, True], ids=["in place", "copied"])
 def test_a_simulated_graph_writes_updates_back_into_the_callers_tensors(
     monkeypatch: pytest.MonkeyPatch, copy_w: bool

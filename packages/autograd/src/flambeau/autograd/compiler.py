@@ -237,25 +237,20 @@ class Optimized:
         reason = refusal(prog)
         if reason is None:
             with prog.lock:
-                if prog.reads["guards"]:
-                    # Capture a program with guards only for arguments that take its path: run it first
-                    # (a RetraceSignal leaves the graph it has, if any, as it is).
-                    try:
-                        prog.run(leaves)
-                    except RetraceSignal:
-                        raise
-                    except Exception:  # bad values: the plain path says it as usual
+                raced = self.graphs.get((k, i)) is not g  # another thread set it up while this one waited
+                if not raced:
+                    made = self._capture(prog, leaves, copied)
+                    if made is None:
                         return _NO_GRAPH
-                try:
-                    g = CapturedGraph(prog, leaves, copied, self.stable_buffers, self.writeback)
-                except GraphCaptureError as e:
-                    reason = str(e)
-                except Exception as e:  # cupy or the driver refusing (out of memory, ...): no graph, said why
-                    reason = f"setting its graph up failed ({type(e).__name__}: {e})"
-                else:
-                    self.graphs[k, i] = g
-                    self.captures += 1
-                    return g.replay(leaves)
+                    if isinstance(made, str):
+                        reason = made
+                    else:
+                        self.graphs[k, i] = made
+                        self.captures += 1
+                        return made.replay(leaves)
+            if raced:
+                return self._graph_replay(k, i, prog, leaves)  # with what the other thread set up
+        assert reason is not None  # (every other way returned)
         self.graphs[k, i] = reason
         warnings.warn(
             f"optimize({self.name}): this signature runs its program without a CUDA graph: {reason}",
@@ -263,6 +258,25 @@ class Optimized:
             stacklevel=3,
         )
         return _NO_GRAPH
+
+    def _capture(self, prog: Program, leaves: list[Any], copied: frozenset[int]) -> CapturedGraph | str | None:
+        """``prog`` captured for ``leaves`` (under ``prog.lock``), or why it cannot be; ``None``:
+        bad values, which the plain path reports. ``RetraceSignal``: they take another path."""
+        if prog.reads["guards"]:
+            # A program with guards is captured only for arguments that take its path: run it first
+            # (a RetraceSignal leaves the graph it has, if any, as it is).
+            try:
+                prog.run(leaves)
+            except RetraceSignal:
+                raise
+            except Exception:
+                return None
+        try:
+            return CapturedGraph(prog, leaves, copied, self.stable_buffers, self.writeback)
+        except GraphCaptureError as e:
+            return str(e)
+        except Exception as e:  # cupy or the driver refusing (out of memory, ...): no graph, said why
+            return f"setting its graph up failed ({type(e).__name__}: {e})"
 
     def _give_up(self, k: tuple[Any, ...], reason: str, args: Any, kwargs: Any, result: Any = None) -> Any:
         self.programs[k] = _Fallback(reason)
