@@ -530,7 +530,7 @@ def test_adamax_epsilon_below_the_smallest_normal_number_is_raised_to_it(epsilon
     config: dict[str, Any] = {"epsilon": epsilon}
     optim.adamax(lambda x: (0.0, ft.FloatTensor([0.0, 1.0])), x, config)
     assert config["u"][0].item() == np.finfo(np.float32).tiny
-    assert x[0].item() == 1.0 and np.isfinite(x.numpy()).all()
+    assert x[0].item() == 1.0 and np.isfinite(x.cpu().numpy()).all()
 
 
 def test_nag_returns_f_at_the_look_ahead_point() -> None:
