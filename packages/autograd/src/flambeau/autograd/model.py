@@ -457,8 +457,10 @@ def _conv2d(x: Any, weight: Any, bias: Any, stride: int, pad: int) -> Any:
         raise ShapeError(f"SpatialConvolution: the padded input {tuple(x.size())} is smaller than the {kh}x{kw} kernel")
     cols = x.unfold(2, kh, stride).unfold(3, kw, stride)  # N x C x oh x ow x kh x kw
     oh, ow = cols.size(2), cols.size(3)
-    cols = cols.permute(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * kh * kw)
-    out = (cols @ weight.view(o, c * kh * kw).t() + bias).view(n, oh, ow, o).permute(0, 3, 1, 2)
+    # The windows as a (C kh kw) x (N oh ow) matrix: the copy's inner loop runs along a row of
+    # the image (ow), 2 to 4 times faster on the cpu than along a window's row (kw, 5 long).
+    cols = cols.permute(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
+    out = (weight.view(o, c * kh * kw) @ cols + bias.view(o, 1)).view(o, n, oh, ow).permute(1, 0, 2, 3)
     return out[0] if single else out
 
 
