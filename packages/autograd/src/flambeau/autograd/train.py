@@ -119,6 +119,22 @@ def _scalar(like: Tensor, value: float) -> Tensor:
     return t
 
 
+def _filled(params: Any, value: float = 0.0) -> Any:
+    """A buffer per parameter, like it, holding ``value``."""
+    return tree_map(lambda p: ft.zeros_like(p) + value if value else ft.zeros_like(p), params)
+
+
+def _rate(lr: float, decay: float, n: Any) -> Any:
+    """Torch's decayed learning rate ``lr / (1 + n * decay)`` after ``n`` steps (a 0-dim counter)."""
+    return lr if decay == 0 else lr / (n * decay + 1)
+
+
+def _params_grads(params: Any, grads: Any, wd: float = 0.0) -> tuple[list[Any], list[Any]]:
+    """The parameters and their gradients, with the weight decay's ``wd * p`` (Torch's ``weight_decay``)."""
+    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    return ps, gs if wd == 0 else [g + p * wd for g, p in zip(gs, ps, strict=True)]
+
+
 # --------------------------------------------------------------------------------------------
 # The updates: ``(params, grads, state, config) -> (new params, new state)``, element-wise tensor
 # ops only, each counter a 0-dim tensor; the state's keys keep their order (they are the program's
@@ -128,7 +144,7 @@ def _scalar(like: Tensor, value: float) -> Tensor:
 def _sgd_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
     state: dict[str, Any] = {"eval_counter": _scalar(first, 0.0)}
     if c["momentum"] != 0:
-        state["dfdx"] = tree_map(ft.zeros_like, params)
+        state["dfdx"] = _filled(params)
         state["started"] = _scalar(first, 0.0)  # 1 once the momentum buffer holds a gradient
     return state
 
@@ -137,9 +153,9 @@ def _sgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> t
     lr, lrd, wd, mom = c["learning_rate"], c["learning_rate_decay"], c["weight_decay"], c["momentum"]
     damp = mom if c["dampening"] is None else c["dampening"]
     n = state["eval_counter"]
-    clr: Any = lr if lrd == 0 else lr / (n * lrd + 1)
+    clr = _rate(lr, lrd, n)
     new: dict[str, Any] = {"eval_counter": n + 1}
-    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    ps, gs = _params_grads(params, grads, wd)
     if mom != 0:
         # Torch's first momentum step is undamped (v = g): with s = 0 on the first step and 1
         # after, v = s*(mom*v) + (s*(1 - damp) + 1 - s)*g is exactly g, then mom*v + (1 - damp)*g.
@@ -148,20 +164,16 @@ def _sgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> t
         vs = _leaves(state["dfdx"], [], "state")
         new_v = []
         for i, g in enumerate(gs):
-            if wd != 0:
-                gs[i] = g = g + ps[i] * wd
             v = (vs[i] * mom) * s + g * k
             new_v.append(v)
             gs[i] = g + v * mom if c["nesterov"] else v
         new["dfdx"] = _rebuild(state["dfdx"], new_v)
         new["started"] = s * 0 + 1
-    elif wd != 0:
-        gs = [g + p * wd for g, p in zip(gs, ps, strict=True)]
     return _rebuild(params, [p - g * clr for p, g in zip(ps, gs, strict=True)]), new
 
 
 def _adam_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"t": _scalar(first, 0.0), "m": tree_map(ft.zeros_like, params), "v": tree_map(ft.zeros_like, params)}
+    return {"t": _scalar(first, 0.0), "m": _filled(params), "v": _filled(params)}
 
 
 def _adam(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -169,16 +181,14 @@ def _adam(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> 
         c[k] for k in ("learning_rate", "learning_rate_decay", "beta1", "beta2", "epsilon", "weight_decay")
     )
     t = state["t"]
-    clr: Any = lr if lrd == 0 else lr / (t * lrd + 1)  # t before the increment, as Torch's
+    clr = _rate(lr, lrd, t)  # t before the increment, as Torch's
     t1 = t + 1
     bias1, bias2 = 1 - ft.pow(b1, t1), 1 - ft.pow(b2, t1)
     step = clr * bias2.sqrt() / bias1
-    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    ps, gs = _params_grads(params, grads, wd)
     ms, vs = _leaves(state["m"], [], "state"), _leaves(state["v"], [], "state")
     new_p, new_m, new_v = [], [], []
     for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
-        if wd != 0:
-            g = g + p * wd
         m = m * b1 + g * (1 - b1)
         v = v * b2 + g * g * (1 - b2)
         new_m.append(m)
@@ -188,24 +198,14 @@ def _adam(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> 
     return _rebuild(params, new_p), new
 
 
-def _zeros(params: Any, first: Tensor, c: dict[str, Any]) -> Any:
-    return tree_map(ft.zeros_like, params)
-
-
-def _decayed(gs: list[Any], ps: list[Any], wd: float) -> list[Any]:
-    """The gradients with the weight decay's term ``wd * p`` added (Torch's ``weight_decay``)."""
-    return gs if wd == 0 else [g + p * wd for g, p in zip(gs, ps, strict=True)]
-
-
 def _adagrad_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"eval_counter": _scalar(first, 0.0), "param_variance": _zeros(params, first, c)}
+    return {"eval_counter": _scalar(first, 0.0), "param_variance": _filled(params)}
 
 
 def _adagrad(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     n, lr, lrd = state["eval_counter"], c["learning_rate"], c["learning_rate_decay"]
-    clr: Any = lr if lrd == 0 else lr / (n * lrd + 1)
-    ps = _leaves(params, [], "params")
-    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    clr = _rate(lr, lrd, n)
+    ps, gs = _params_grads(params, grads, c["weight_decay"])
     new_p, new_var = [], []
     for p, g, var in zip(ps, gs, _leaves(state["param_variance"], [], "state"), strict=True):
         var = var + g * g
@@ -216,13 +216,12 @@ def _adagrad(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) 
 
 
 def _adadelta_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"param_variance": _zeros(params, first, c), "acc_delta": _zeros(params, first, c)}
+    return {"param_variance": _filled(params), "acc_delta": _filled(params)}
 
 
 def _adadelta(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     rho, eps = c["rho"], c["eps"]
-    ps = _leaves(params, [], "params")
-    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    ps, gs = _params_grads(params, grads, c["weight_decay"])
     variances, accs = _leaves(state["param_variance"], [], "state"), _leaves(state["acc_delta"], [], "state")
     new_p, new_var, new_acc = [], [], []
     for p, g, var, acc in zip(ps, gs, variances, accs, strict=True):
@@ -239,15 +238,14 @@ def _adadelta(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any])
 
 
 def _adamax_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"t": _scalar(first, 0.0), "m": _zeros(params, first, c), "u": _zeros(params, first, c)}
+    return {"t": _scalar(first, 0.0), "m": _filled(params), "u": _filled(params)}
 
 
 def _adamax(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     b1, b2, eps = c["beta1"], c["beta2"], c["epsilon"]
     t1 = state["t"] + 1
     step = c["learning_rate"] / (1 - ft.pow(b1, t1))
-    ps = _leaves(params, [], "params")
-    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    ps, gs = _params_grads(params, grads, c["weight_decay"])
     ms, us = _leaves(state["m"], [], "state"), _leaves(state["u"], [], "state")
     new_p, new_m, new_u = [], [], []
     for p, g, m, u in zip(ps, gs, ms, us, strict=True):
@@ -261,7 +259,7 @@ def _adamax(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -
 
 
 def _nag_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"eval_counter": _scalar(first, 0.0), "dfdx": _zeros(params, first, c)}
+    return {"eval_counter": _scalar(first, 0.0), "dfdx": _filled(params)}
 
 
 def _nag_ahead(params: Any, state: dict[str, Any], c: dict[str, Any]) -> Any:
@@ -272,9 +270,8 @@ def _nag_ahead(params: Any, state: dict[str, Any], c: dict[str, Any]) -> Any:
 
 def _nag(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     n, lr, lrd, mom = state["eval_counter"], c["learning_rate"], c["learning_rate_decay"], c["momentum"]
-    clr: Any = lr if lrd == 0 else lr / (n * lrd + 1)
-    ps = _leaves(params, [], "params")  # the look-ahead point
-    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    clr = _rate(lr, lrd, n)
+    ps, gs = _params_grads(params, grads, c["weight_decay"])  # the look-ahead point
     vs = _leaves(state["dfdx"], [], "state")
     new_p = [p - g * clr for p, g in zip(ps, gs, strict=True)]
     new_v = [v * mom - g * clr for v, g in zip(vs, gs, strict=True)]
@@ -282,13 +279,12 @@ def _nag(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> t
 
 
 def _rmsprop_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"m": tree_map(lambda p: ft.zeros_like(p).fill_(c["initial_mean"]), params)}
+    return {"m": _filled(params, c["initial_mean"])}
 
 
 def _rmsprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     lr, alpha, eps = c["learning_rate"], c["alpha"], c["epsilon"]
-    ps = _leaves(params, [], "params")
-    gs = _decayed(_leaves(grads, [], "the gradients"), ps, c["weight_decay"])
+    ps, gs = _params_grads(params, grads, c["weight_decay"])
     new_p, new_m = [], []
     for p, g, m in zip(ps, gs, _leaves(state["m"], [], "state"), strict=True):
         m = m * alpha + g * g * (1 - alpha)
@@ -302,14 +298,14 @@ def _asgd_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]
         "eta_t": _scalar(first, c["eta0"]),
         "mu_t": _scalar(first, 1.0),
         "t": _scalar(first, 0.0),
-        "ax": _zeros(params, first, c),  # the averaged iterate: read it here
+        "ax": _filled(params),  # the averaged iterate: read it here
     }
 
 
 def _asgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     eta0, lam, alpha, t0 = c["eta0"], c["lambda"], c["alpha"], c["t0"]
     eta, mu = state["eta_t"], state["mu_t"]
-    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    ps, gs = _params_grads(params, grads)
     new_p, new_ax = [], []
     for p, g, ax in zip(ps, gs, _leaves(state["ax"], [], "state"), strict=True):
         p = p * (1 - lam * eta) - g * eta
@@ -326,11 +322,11 @@ def _asgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> 
 
 
 def _rprop_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
-    return {"delta": _zeros(params, first, c), "stepsize": tree_map(lambda p: ft.zeros_like(p) + c["stepsize"], params)}
+    return {"delta": _filled(params), "stepsize": _filled(params, c["stepsize"])}
 
 
 def _rprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
+    ps, gs = _params_grads(params, grads)
     deltas, sizes = _leaves(state["delta"], [], "state"), _leaves(state["stepsize"], [], "state")
     new_p, new_delta, new_size = [], [], []
     for p, g, delta, size in zip(ps, gs, deltas, sizes, strict=True):
