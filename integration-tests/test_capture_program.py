@@ -16,7 +16,7 @@ import pytest
 
 import flambeau.tensor as ft
 from flambeau.autograd import grad, program
-from flambeau.autograd.graphs import capture_run
+from flambeau.autograd.graphs import segments
 from flambeau.autograd.model import _conv2d, _max_pool2d
 from flambeau.backends.cupy.capture import CaptureNamespace
 from flambeau.backends.cupy.gemm import NumpyBlas
@@ -80,7 +80,9 @@ def test_the_capture_namespace_reaches_every_product_and_changes_no_result(
         (prog,) = next(iter(df.programs.values()))
         assert bool(prog.kernels) == fused
         blas = NumpyBlas()
-        got = capture_run(prog, CaptureNamespace(np, blas))([*p.values(), x, y])
+        ((segment, guard),) = segments(prog, CaptureNamespace(np, blas))  # what CapturedGraph captures
+        assert guard is None
+        got = segment([*p.values(), x, y], {})
     assert len(blas.calls) == products
     assert {c[0] for c in blas.calls} == {np.dtype(dtype).name}
     tol = 1e-5 if dtype == np.float32 else 1e-12

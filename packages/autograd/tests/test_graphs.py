@@ -421,6 +421,35 @@ def test_a_program_constant_named_like_a_parameter_does_not_hide_it() -> None:
     assert type(got) is pair and got.b.tolist() == x.exp().tolist()
 
 
+def test_the_capture_mode_exchange_returns_the_old_mode_and_names_a_failing_status() -> None:
+    from flambeau.autograd.graphs import _driver_exchange
+
+    class Driver:  # cuThreadExchangeStreamCaptureMode: sets the mode, writes the old one back
+        def __init__(self) -> None:
+            self.mode, self.status = 1, 0
+            outer = self
+
+            class Fn:
+                argtypes: Any = None
+                restype: Any = None
+
+                def __call__(self, ref: Any) -> int:
+                    ref._obj.value, outer.mode = outer.mode, ref._obj.value
+                    return outer.status
+
+            self.cuThreadExchangeStreamCaptureMode = Fn()
+
+    driver = Driver()
+    exchange = _driver_exchange(driver)
+    assert exchange is not None and exchange(2) == 1 and driver.mode == 2 and exchange(1) == 2
+    driver.status = 900
+    with pytest.raises(
+        GraphCaptureError, match=r"cuThreadExchangeStreamCaptureMode\(2\) failed with CUDA driver status 900"
+    ):
+        exchange(2)
+    assert _driver_exchange(object()) is None  # no such function: plain allocation, as without a driver
+
+
 def test_the_garbage_collector_waits_until_every_thread_has_captured() -> None:
     from flambeau.autograd.graphs import _gc_paused
 

@@ -26,7 +26,7 @@ How a graph is captured (:class:`CapturedGraph`):
    ``cupy.cuda.MemoryPool`` kept alive with the graph: the graph reuses those addresses at every
    launch, so no other allocation may ever be handed that memory.
 3. The capture's program. cupy refuses every cuBLAS call while a stream captures, so the program
-   is compiled once more (:func:`capture_run`, :func:`segments`) with the backend's
+   is compiled once more (:func:`segments`) with the backend's
    ``capture_namespace()`` in place of cupy: its ``matmul`` and ``dot`` call cuBLAS's GEMM directly
    (float32 and float64; ``flambeau.backends.cupy.capture``). The warm-up and the capture run that
    program.
@@ -76,7 +76,6 @@ __all__ = [
     "Packed",
     "PoolAllocator",
     "Written",
-    "capture_run",
     "is_cuda",
     "refusal",
     "segments",
@@ -185,50 +184,13 @@ def refusal(prog: Program) -> str | None:
     return None
 
 
-def capture_run(prog: Program, namespace: Any) -> Callable[[list[Any]], Any]:
-    """``prog``'s ``run`` compiled once more with ``namespace`` in place of the array module it calls.
-
-    A backend whose library refuses some calls while a stream is captured (cupy's cuBLAS
-    wrappers) offers, as ``capture_namespace()``, a namespace standing for its module
-    (``namespace.wrapped``) that replaces those functions (the names in ``namespace.OVERRIDES``).
-    Every constant of the program that is the module, or one of those functions of it, is swapped
-    for the namespace's; the rest (buffers, kernels, other functions) are the program's own.
-
-    Parameters
-    ----------
-    prog : Program
-        A compiled program.
-    namespace : object
-        The stand-in, with ``wrapped`` and ``OVERRIDES``.
-
-    Returns
-    -------
-    callable
-        ``run(leaves)``, as ``prog.run``.
-
-    Examples
-    --------
-    >>> import numpy as np, types
-    >>> import flambeau.tensor as ft
-    >>> from flambeau.autograd import optimize
-    >>> f = optimize(lambda a, b: a @ b)
-    >>> _ = f(ft.ones(2, 2), ft.ones(2, 2))
-    >>> (prog,) = next(iter(f.programs.values()))
-    >>> seen = []
-    >>> spy = types.SimpleNamespace(wrapped=np, OVERRIDES=("dot",), matmul=np.matmul,
-    ...                             dot=lambda a, b: seen.append(a.shape) or np.dot(a, b))
-    >>> run = capture_run(prog, spy)
-    >>> run([ft.ones(2, 2), ft.ones(2, 2)]).tolist(), seen
-    ([[2.0, 2.0], [2.0, 2.0]], [(2, 2)])
-    """
-    ns = _swapped(prog, namespace)
-    exec(compile(prog.source, "<flambeau program, for a CUDA graph capture>", "exec"), ns)
-    run: Callable[[list[Any]], Any] = ns["run"]
-    return run
-
-
 def _swapped(prog: Program, namespace: Any) -> dict[str, Any]:
-    """A copy of ``prog``'s constants with ``namespace`` (when given) in place of its module."""
+    """A copy of ``prog``'s constants with ``namespace`` (when given) in place of its module.
+
+    Every constant that is the module the namespace stands for (``namespace.wrapped``), or one of
+    the functions it replaces (the names in ``namespace.OVERRIDES``), becomes the namespace's; the
+    rest (buffers, kernels, other functions) stay the program's own, and the program is unchanged.
+    """
     ns = {k: v for k, v in prog.ns.items() if k != "run"}
     if namespace is None:
         return ns
@@ -259,7 +221,10 @@ def segments(prog: Program, namespace: Any = None) -> list[Part]:
     prog : Program
         A compiled program.
     namespace : object, optional
-        The capture namespace to compile the parts with (see :func:`capture_run`).
+        A backend's capture namespace (``capture_namespace()``) to compile the parts with: a
+        stand-in for the array module the program calls (``namespace.wrapped``), replacing the
+        functions its library refuses to run while a stream is captured (cupy's cuBLAS calls;
+        the names in ``namespace.OVERRIDES``).
 
     Returns
     -------
@@ -402,13 +367,14 @@ def _gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _driver_exchange() -> Callable[[int], int] | None:
-    """The CUDA driver's ``cuThreadExchangeStreamCaptureMode``: ``exchange(mode)`` sets this
-    thread's capture mode and returns the one it had; ``None`` where no driver library loads."""
+def _driver_exchange(lib: Any = None) -> Callable[[int], int] | None:
+    """The CUDA driver's ``cuThreadExchangeStreamCaptureMode`` (of ``lib``, by default the driver
+    library): ``exchange(mode)`` sets this thread's capture mode and returns the one it had;
+    ``None`` where no driver library loads."""
     import ctypes
 
     try:
-        fn = ctypes.CDLL("libcuda.so.1").cuThreadExchangeStreamCaptureMode
+        fn = (lib or ctypes.CDLL("libcuda.so.1")).cuThreadExchangeStreamCaptureMode
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.POINTER(ctypes.c_int)]
@@ -470,7 +436,7 @@ class CapturedGraph:
     Parameters
     ----------
     prog : Program
-        The signature's compiled program (guard-free: see :func:`refusal`).
+        The signature's compiled program (one :func:`refusal` accepts); a graph per segment.
     leaves : list of Tensor
         The call's input tensors, in the signature's order.
     copied : set of int

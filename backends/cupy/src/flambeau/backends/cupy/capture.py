@@ -3,7 +3,7 @@
 A program compiled by ``flambeau.autograd.optimize`` calls the ops' implementations with the
 backend's array namespace (``matmul(cupy, a, b)``). To capture it as a CUDA graph, it is compiled
 once more with a :class:`CaptureNamespace` in cupy's place (see
-``flambeau.autograd.graphs.capture_run``): everything is cupy's, except ``matmul`` and ``dot`` on
+``flambeau.autograd.graphs.segments``): everything is cupy's, except ``matmul`` and ``dot`` on
 float32 and float64, which go to cuBLAS through :mod:`.cublas` (cupy's own refuse to run during a
 capture). Other dtypes keep cupy's functions: integer products are cupy kernels, which capture;
 complex and half products call cupy's cuBLAS wrappers and make the capture fail, with cupy's
