@@ -254,8 +254,10 @@ def _item_dtype(cap: Capture, it: tuple[Any, ...]) -> np.dtype | None | bool:
         return it[2] if _ok_dtype(np.dtype(it[2])) else False
     if tag == "c":
         x = it[1]
-        if x.__class__ in (bool, int, float):
-            return None if np.isfinite(x) else False
+        if x.__class__ is float:
+            return None if math.isfinite(x) else False
+        if x.__class__ in (bool, int):  # a C literal: an int64 at most
+            return None if -(2**63) <= x < 2**63 else False
         if isinstance(x, np.generic):
             return x.dtype if _ok_dtype(x.dtype) and np.isfinite(x) else False
         if hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, Tensor):
@@ -471,10 +473,7 @@ class Kernel:
         """One C statement per node (the last as an expression, for the caller to finish)."""
         out: list[str] = []
         for k, node in enumerate(self.nodes):
-            if node.fn.family == "cast":
-                expr = self._arg(node, 0)
-            else:
-                expr = node.fn.c([self._arg(node, m) for m in range(len(node.args))], node.ctype)
+            expr = node.fn.c([self._arg(node, m) for m in range(len(node.args))], node.ctype)
             out.append(expr if k == len(self.nodes) - 1 else f"{_C_TYPES[node.dtype.name]} t{k} = {expr};")
         return out
 
@@ -517,11 +516,8 @@ class Kernel:
                 else:
                     x = arrays[a[1]] if a[0] == "p" else vals[a[1]]
                     args.append(np.asarray(x).astype(want, copy=False))
-            if node.fn.family == "cast":
-                r = args[0]
-            else:
-                with np.errstate(all="ignore"):
-                    r = node.fn.np_fn(*args)
+            with np.errstate(all="ignore"):
+                r = node.fn.np_fn(*args)
             vals.append(np.asarray(r).astype(node.dtype, copy=False))
         res = vals[-1]
         if self.reduce is not None:
@@ -651,6 +647,8 @@ def fuse(cap: Capture, keep: list[Ins], needed: set[int], devices: set[str] | No
     ``fused`` whose function is the :class:`Kernel` and whose arguments are the group's inputs,
     so the program's bookkeeping (last uses, ``del``, buffers) sees the group as one call.
     """
+    if devices is not None and not any(v.dev.type in devices for v in cap.vars):
+        return keep, []  # nothing here fuses: no planning
     drop: set[int] = set()
     at: dict[int, Ins] = {}
     kernels = []
