@@ -38,7 +38,7 @@ def same_size(g: Any, x: Any) -> Any:
 
 def embed(g: Any, x: Any, key: tuple[Any, ...]) -> Any:
     """Zeros of ``x``'s size with ``g`` added at ``x[key]`` (repeated positions accumulate)."""
-    return ft.zeros_like(x).index_put(key, g, accumulate=True)
+    return embed_all([(key, g)], x)
 
 
 def embed_all(parts: Any, x: Any) -> Any:
