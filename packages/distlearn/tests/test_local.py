@@ -72,6 +72,41 @@ def test_a_refused_all_reduce_leaves_the_tree_as_it_was(comm):
     assert good.tolist() == [1.0, 2.0]
 
 
+def test_a_collective_into_a_value_a_gradient_still_needs_is_refused_as_copy_is(comm):
+    from flambeau.autograd import grad
+    from flambeau.autograd.errors import TracedValueError
+
+    def f(p):
+        c = ft.Tensor([1.0, 2.0])
+        y = (p * c).sum()
+        comm.broadcast([c])  # writes into c, which the gradient of p * c reads
+        return y
+
+    with pytest.raises(TracedValueError, match="distlearn.broadcast: this tensor .* recorded for the gradient"):
+        grad(f)(ft.Tensor([1.0, 1.0]))
+
+
+def test_a_collective_that_never_completes_though_every_rank_arrived_says_so(monkeypatch):
+    # One rank: every peer (none) has arrived, so a request that never completes (a receive nobody
+    # sends) is a collective that died inside; the deadline says that, naming no lost rank.
+    from flambeau.distlearn import comm as comm_module
+
+    monkeypatch.setattr(comm_module, "_broken", [])  # no abort at this test process's exit
+    c = distlearn.Comm(timeout=0.05)
+    buf = np.zeros(1)
+    req = c.comm.Irecv(buf, source=0, tag=99)
+    try:
+        c._enter()
+        with pytest.raises(
+            distlearn.RankLostError, match="every rank arrived but the collective did not complete"
+        ) as e:
+            c.wait([req], "test")
+        assert e.value.ranks == ()
+    finally:
+        req.Cancel()
+        req.Wait()
+
+
 def test_options_are_checked():
     with pytest.raises(ft.ArgumentError, match="timeout must be > 0"):
         distlearn.Comm(timeout=0)

@@ -28,7 +28,7 @@ import numpy as np
 
 from flambeau.tensor import Tensor
 from flambeau.tensor.errors import ArgumentError, DTypeError, FlambeauError
-from flambeau.tensor.optable import read_only
+from flambeau.tensor.optable import notify_write, read_only, write_watchers
 
 from . import tree as _tree
 
@@ -353,9 +353,11 @@ class Comm:
     def _pack(self, tree: Any, what: str, mean: bool = False) -> _tree.Packed:
         """The tree's buffers, once every leaf is known to take its result (else nothing is copied)."""
         numbers_as = None
+        tensors = []
         for path, leaf in _tree.leaves(tree):
             if not isinstance(leaf, Tensor):
                 continue
+            tensors.append(leaf)
             if read_only(leaf._a):
                 raise ArgumentError(
                     f"distlearn.{what}: leaf {_tree.describe(path, leaf)} is a read-only (expanded) view: its"
@@ -371,4 +373,7 @@ class Comm:
                 numbers_as = np.dtype(leaf.dtype)  # the loss joins the gradients' buffer: one all-reduce
         if mean and numbers_as is None:
             numbers_as = np.dtype(np.float64)
+        if write_watchers:  # autograd's: a write into a value a recorded op still needs is refused, before any
+            for leaf in tensors:
+                notify_write(leaf, f"distlearn.{what}")
         return _tree.Packed(tree, numbers_as)
