@@ -210,5 +210,6 @@ def mixed_tree(r: int, device: str = "cpu", floats_only: bool = False) -> Any:
 
 def leaf_values(tree: Any) -> list[Any]:
     from flambeau.distlearn.tree import leaves
+    from flambeau.tensor.testing import host
 
-    return [v.cpu().numpy() if isinstance(v, ft.Tensor) else v for _, v in leaves(tree)]
+    return [host(v) for _, v in leaves(tree)]
