@@ -92,6 +92,8 @@ def test_bad_values() -> None:
         ft.clamp(ft.zeros(2))
     with pytest.raises(ft.DomainError, match="Integers to negative integer powers"):
         ft.pow(ft.LongTensor([2]), -1)
+    with pytest.raises(ft.DomainError, match="Integers to negative integer powers"):  # exponents in a tensor
+        ft.pow(ft.LongTensor([2, 3]), ft.LongTensor([1, -1]))
 
 
 @pytest.mark.device

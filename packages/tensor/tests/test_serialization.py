@@ -382,6 +382,18 @@ def test_failing_to_state_and_from_state_are_reported(registry: None) -> None:
         ft.serialize({"m": Linear(ft.ones(1), ft.ones(1))})
 
 
+def test_a_from_state_that_needs_a_missing_device_says_so_with_where(registry: None) -> None:
+    def on_a_gpu(s: Any) -> Any:  # e.g. rebuilding a model onto the device its file names
+        raise ft.DeviceUnavailableError("device 'cuda' (backend 'cupy') is unavailable: no CUDA GPU found")
+
+    ft.register_type(Linear, "test.Linear", lambda m: m.name, on_a_gpu)
+    data = ft.serialize({"m": Linear(ft.ones(1), ft.ones(1))})
+    with pytest.raises(
+        ft.DeviceUnavailableError, match=r"cannot rebuild the 'test.Linear' object at obj\['m'\]: device 'cuda'"
+    ):
+        ft.deserialize(data)
+
+
 def test_unserializable_objects_are_refused_with_their_path() -> None:
     with pytest.raises(ft.SerializationError, match=r"cannot serialize obj\['layers'\]\[2\]: .*'builtins.function'"):
         ft.serialize({"layers": [1, 2, lambda x: x]})

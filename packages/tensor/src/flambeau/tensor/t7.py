@@ -959,7 +959,7 @@ class _Writer:
         a = t._a
         if a.ndim == 0:  # Torch7 has no 0-dim tensors: a 1-element 1-D tensor
             a = a.reshape(1)
-        if any(s < 0 for s in a.strides) or a.strides and any(s % a.itemsize for s in a.strides):
+        if any(s < 0 for s in a.strides):  # Torch7's strides are not negative
             a = t.device.xp.ascontiguousarray(a)
         found = placed(a)
         if found is None:  # not placeable in its storage (cupy's base-less views): a copy of the values

@@ -101,9 +101,9 @@ CUDA_LIMITATIONS = {
 LIMITED_DEVICES = ("cuda", "boxed")
 
 
-def limited() -> bool:
-    """Whether the device under test has the :data:`CUDA_LIMITATIONS`."""
-    return _spec[0].split(":")[0] in LIMITED_DEVICES
+def limited(devices: tuple[str, ...] = LIMITED_DEVICES) -> bool:
+    """Whether the device under test has the :data:`CUDA_LIMITATIONS` (is one of ``devices``)."""
+    return _spec[0].split(":")[0] in devices
 
 
 def limitation(name: str, devices: tuple[str, ...] = LIMITED_DEVICES) -> Any:
@@ -113,8 +113,7 @@ def limitation(name: str, devices: tuple[str, ...] = LIMITED_DEVICES) -> Any:
     """
     import pytest
 
-    on = _spec[0].split(":")[0] in devices
-    return pytest.mark.xfail(on, reason=f"cuda: {CUDA_LIMITATIONS[name]}", strict=True)
+    return pytest.mark.xfail(limited(devices), reason=f"cuda: {CUDA_LIMITATIONS[name]}", strict=True)
 
 
 def rss() -> int | None:
