@@ -866,9 +866,32 @@ def test_flb_zip_corruption(name: str, prober: Prober) -> None:
     prober.verify()
 
 
+# Crafted cases and the check that must be the one refusing each (its message's words): a case
+# refused by another check would still pass the prober, which asks only for a clear error.
+FLB_REFUSED_BY = {
+    "a deflated manifest of 6 MB in 6 KB": "more than its 5926 stored bytes may hold",
+    "20000 buffer records naming one member": "buffer records 0 and 1 both name 'buffers/0'",
+    "an id defined twice": "id 0 defined twice",
+    "a reference forward": "reference to id 1, which is not defined before it",
+}
+T7_REFUSED_BY = {
+    "binary: fields that are the object itself": "found a reference to a T7Object",
+    "ascii: fields that are the object itself": "found a reference to a T7Object",
+    "binary: version b'V nan'": "expected a class version ('V <n>'), found b'V nan'",
+    "binary: version b'V inf'": "expected a class version ('V <n>'), found b'V inf'",
+    "binary: tensor ndim 70, nil storage": "expected sizes of an empty torch.FloatTensor that an array can have",
+}
+
+
+def _refused_as_expected(outcomes: dict[str, Any], expected: dict[str, str]) -> None:
+    for label, words in expected.items():
+        out = outcomes[label]
+        assert isinstance(out, Exception) and words in str(out), (label, out)
+
+
 def test_flb_crafted(prober: Prober) -> None:
-    for label, data in crafted_manifests():
-        prober.check("deserialize", data, label)
+    outcomes = {label: prober.check("deserialize", data, label) for label, data in crafted_manifests()}
+    _refused_as_expected(outcomes, FLB_REFUSED_BY)
     for label, data in (("a t7 file", T7["tables-binary"][0]), ("empty", b""), ("PK", b"PK\x03\x04")):
         prober.check("deserialize", data, label)
         prober.check("load", data, label)
@@ -905,6 +928,7 @@ def test_t7_real_file_mutations(name: str, prober: Prober) -> None:
 def test_t7_crafted(prober: Prober) -> None:
     outcomes = {label: prober.check("load_t7", data, label) for label, data in crafted_t7()}
     prober.verify()
+    _refused_as_expected(outcomes, T7_REFUSED_BY)
     for label, out in outcomes.items():  # the valid cycles load as cycles
         if "(valid)" in label:
             assert not isinstance(out, BaseException), (label, out)
