@@ -14,6 +14,7 @@ import flambeau.tensor as ft
 from flambeau.autograd import fusion, grad, optimize, program, util
 from flambeau.autograd.model import _conv2d
 from flambeau.autograd.program import Program
+from flambeau.tensor.testing import cuda_reason
 
 
 @pytest.fixture
@@ -290,16 +291,8 @@ def test_fused_gradients_equal_direct_mode(
         assert_same(again, plain(*a), **_tol(dtype))
 
 
-def _cuda_reason() -> str:
-    try:
-        from flambeau.backends.cupy import CupyBackend
-    except ImportError as e:  # pragma: no cover - the plugin is part of the workspace
-        return f"flambeau-cupy is not installed ({e})"
-    return CupyBackend().unavailable_reason()
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(bool(_cuda_reason()), reason=f"no cuda here: {_cuda_reason()}")
+@pytest.mark.skipif(bool(cuda_reason()), reason=f"no cuda here: {cuda_reason()}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     ("fn", "args"),

@@ -30,19 +30,12 @@ from flambeau.autograd.graphs import CapturedGraph, GraphCaptureError, Packed, r
 from flambeau.autograd.model import _conv2d, _max_pool2d
 from flambeau.tensor.errors import ArgumentError, DomainError
 from flambeau.tensor.optable import trusted_values
+from flambeau.tensor.testing import cuda_reason
 
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _cuda_reason() -> str:
-    try:
-        from flambeau.backends.cupy import CupyBackend
-    except ImportError as e:
-        return f"flambeau-cupy is not installed ({e})"
-    return str(CupyBackend().unavailable_reason())
-
-
-_REASON = _cuda_reason()
+_REASON = cuda_reason()
 gpu = pytest.mark.skipif(bool(_REASON), reason=f"no cuda here: {_REASON}")
 
 

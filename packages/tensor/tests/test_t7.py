@@ -18,6 +18,7 @@ import pytest
 
 import flambeau.tensor as ft
 from flambeau.tensor.t7 import TableKey, _same
+from flambeau.tensor.testing import cuda_reason
 
 ROOT = Path(__file__).resolve().parents[3]
 TORCHFILE = ROOT.parent / "shared" / "data" / "t7" / "torchfile-tests"
@@ -540,24 +541,16 @@ def test_t7object_api() -> None:
         hash(o)
 
 
-def _cuda_reason() -> str:
-    try:
-        ft.device("cuda")
-    except ft.DeviceError as e:
-        return str(e)
-    return ""
-
-
 def test_device_argument() -> None:
     data = dump({"a": ft.FloatTensor([1, 2, 3]), "s": ft.FloatTensor([1, 2, 3]).narrow(0, 1, 2)})
     assert load(data, device="cpu")["a"].device.type == "cpu"
-    if _cuda_reason():
+    if cuda_reason():
         with pytest.raises(ft.DeviceUnavailableError):
             load(data, device="cuda")
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(bool(_cuda_reason()), reason=f"no cuda here: {_cuda_reason()}")
+@pytest.mark.skipif(bool(cuda_reason()), reason=f"no cuda here: {cuda_reason()}")
 def test_device_cuda() -> None:
     w = ft.FloatTensor([[1, 2], [3, 4]])
     back = load(dump({"w": w, "col": w.select(1, 0)}), device="cuda")

@@ -116,6 +116,19 @@ def limitation(name: str, devices: tuple[str, ...] = LIMITED_DEVICES) -> Any:
     return pytest.mark.xfail(limited(devices), reason=f"cuda: {CUDA_LIMITATIONS[name]}", strict=True)
 
 
+def cuda_reason() -> str:
+    """Why device ``'cuda'`` cannot run here, as its backend says it; ``''`` when it can.
+
+    For the tests a GPU alone can run: ``pytest.mark.skipif(bool(cuda_reason()), ...)``.
+    """
+    from .registry import backends
+
+    infos = [b for b in backends() if b.device == "cuda"]
+    if not infos:
+        return "no backend serves device 'cuda' (install flambeau-cupy)"
+    return "" if infos[0].available else infos[0].reason
+
+
 def rss() -> int | None:
     """This process's resident set size in bytes (Linux's ``/proc/self/statm``), else None.
 
