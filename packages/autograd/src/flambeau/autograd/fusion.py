@@ -638,23 +638,23 @@ def make_kernel(cap: Capture, keep: list[Ins], group: list[int], cuda: bool) -> 
     return Kernel(nodes, params, shape, out_dtype, reduce, red_shape, cuda), items
 
 
-def fuse(cap: Capture, keep: list[Ins], needed: set[int], devices: set[str] | None) -> tuple[list[Ins], list[Kernel]]:
+def fuse(cap: Capture, keep: list[Ins], needed: set[int], devices: set[str]) -> tuple[list[Ins], list[Kernel]]:
     """``keep`` with each fusion group replaced by one call of its kernel, at the group's root.
 
-    Groups on a device whose type is in ``devices`` (every group when None) are fused: on cuda
+    Groups on a device whose type is in ``devices`` are fused: on cuda
     with cupy kernels, on a device whose arrays are numpy's with the numpy evaluator (others are
     left alone). The instructions of a group are dropped; the root becomes an instruction of kind
     ``fused`` whose function is the :class:`Kernel` and whose arguments are the group's inputs,
     so the program's bookkeeping (last uses, ``del``, buffers) sees the group as one call.
     """
-    if devices is not None and not any(v.dev.type in devices for v in cap.vars):
+    if not any(v.dev.type in devices for v in cap.vars):
         return keep, []  # nothing here fuses: no planning
     drop: set[int] = set()
     at: dict[int, Ins] = {}
     kernels = []
     for g in find_groups(cap, keep, needed):
         dev = cap.vars[keep[g[-1]].outs[0]].dev
-        if (devices is not None and dev.type not in devices) or (dev.type != "cuda" and dev.xp is not np):
+        if dev.type not in devices or (dev.type != "cuda" and dev.xp is not np):
             continue
         k, items = make_kernel(cap, keep, g, dev.type == "cuda")
         ins = Ins("fused", keep[g[-1]].outs, k, items, {})

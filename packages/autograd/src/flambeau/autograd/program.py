@@ -42,17 +42,16 @@ class Program:
         result: Any,
         source_name: str,
         stable_buffers: bool = False,
-        fuse: bool | None = None,
     ):
         self.ns: dict[str, Any] = {"_Retrace": RetraceSignal, "_same": _same, "_w": _wrap, "_clone": Tensor.clone}
         self.buffers: list[Any] = []  # arrays the program writes into on every call (out=)
-        # The fused kernels the program calls (``fuse``: True or False forces fusion on or off;
-        # None fuses on the device types in FUSE_ON); each has ``source`` and ``operation``.
+        # The fused kernels the program calls (on the device types in FUSE_ON); each has
+        # ``source`` and ``operation``.
         self.kernels: list[fusion.Kernel] = []
         # What it reads on the host: guards (a branch or item() on a tensor value), and results
         # returned as Python numbers computed on the device (``float(v)``).
         self.reads: dict[str, bool] = {"guards": False, "numbers": False}
-        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers, fuse, self.kernels, self.reads)
+        self.source = _compile(cap, result, self.ns, self.buffers, stable_buffers, self.kernels, self.reads)
         self.lock = threading.Lock()  # buffers make a program non-reentrant: one thread at a time
         exec(compile(self.source, f"<flambeau program {source_name}>", "exec"), self.ns)
         self.run: Callable[[list[Any]], Any] = self.ns["run"]
@@ -248,12 +247,10 @@ def _compile(
     ns: dict[str, Any],
     buffers: list[Any],
     stable: bool,
-    fuse: bool | None = None,
-    kernels: list[Any] | None = None,
-    reads: dict[str, bool] | None = None,
+    kernels: list[Any],
+    reads: dict[str, bool],
 ) -> str:
     consts: dict[int, str] = {}
-    reads = {} if reads is None else reads
 
     def const(v: Any) -> str:
         if v is None or v.__class__ in (bool, int, str) or (v.__class__ is float and np.isfinite(v)):
@@ -311,10 +308,8 @@ def _compile(
             keep.append(ins)
             live.update(ins.uses())
     keep.reverse()
-    if fuse is not False:
-        keep, found = fusion.fuse(cap, keep, needed, None if fuse else FUSE_ON)
-        if kernels is not None:
-            kernels.extend(found)
+    keep, found = fusion.fuse(cap, keep, needed, FUSE_ON)
+    kernels.extend(found)
 
     # Last use of each variable, to free it right after.
     last: dict[int, int] = {}
