@@ -105,6 +105,15 @@ def test_literal_text() -> None:
     assert [fusion._literal(v, f32) for v in (1, 0.1, 1e-5, 1e20)] == ["1.0f", "0.1f", "1e-05f", "1e+20f"]
     assert [fusion._literal(v, f64) for v in (1, 0.1, 1e-5)] == ["1.0", "0.1", "1e-05"]
     assert fusion._literal(3, i64) == "3LL" and fusion._literal(1, np.dtype(bool)) == "true"
+    # integers in their exact C type (flb_max/flb_min are one-type templates; C has no short literal)
+    ints = [(2, "int16", "((short)2)"), (-1, "int8", "((signed char)-1)"), (7, "uint8", "((unsigned char)7)")]
+    ints += [
+        (3, "int32", "3"),
+        (3, "uint32", "3U"),
+        (5, "uint64", "5ULL"),
+        (-(2**63), "int64", "(-9223372036854775807LL - 1)"),
+    ]
+    assert [fusion._literal(v, np.dtype(t)) for v, t, _ in ints] == [want for _, _, want in ints]
     assert np.float32(float(fusion._literal(0.1, f32)[:-1])) == np.float32(0.1)
 
 

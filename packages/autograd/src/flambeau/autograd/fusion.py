@@ -189,7 +189,16 @@ def _literal(x: Any, t: np.dtype) -> str:
             s += ".0"
         return s + ("f" if t == np.float32 else "")
     v = int(x)
-    return f"{v}LL" if t.itemsize == 8 and t.kind == "i" else f"{v}ULL" if t.itemsize == 8 else str(v)
+    # Integer literals carry their exact type: flb_max/flb_min are templates of one type, which
+    # a plain `2` (an int) next to a short would not deduce. C has no literal below int, hence
+    # the casts; and no negative literals, so int64's minimum is written as a difference.
+    if t.itemsize == 8:
+        return "(-9223372036854775807LL - 1)" if v == -(2**63) else f"{v}{'LL' if t.kind == 'i' else 'ULL'}"
+    if t == np.int32:
+        return str(v)
+    if t == np.uint32:
+        return f"{v}U"
+    return f"(({_C_TYPES[t.name]}){v})"
 
 
 # --------------------------------------------------------------------------------------------
