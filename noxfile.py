@@ -5,8 +5,9 @@
     python3 -m nox -l                                 # list the sessions
 
 Default sessions: tests (one per package with a tests/ dir), integration, devices (every package's
-device suites on the `boxed` plugin backend, a GPU stand-in), doctests, lint, typecheck, examples, docs
-(the Sphinx site, warnings as errors). Run only when named: demo, bench (timings against numpy, HIPS
+device suites on the `boxed` plugin backend, a GPU stand-in), gpu-offline (fused kernels' CUDA compiled by
+NVRTC and cupy's API looked up, no GPU needed), doctests, lint, typecheck, examples, docs (the Sphinx site,
+warnings as errors). Run only when named: demo, bench (timings against numpy, HIPS
 autograd and PyTorch) and gpu (the device suites on cuda and the `-m gpu` tests, for a machine with a
 CUDA device and cupy; tools/gpu_check.py does the same on a machine without nox or network).
 
@@ -27,7 +28,9 @@ import nox
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed, plain virtualenv otherwise
 nox.options.reuse_venv = "no"
-nox.options.sessions = ["tests", "integration", "devices", "doctests", "lint", "typecheck", "examples", "docs"]
+nox.options.sessions = [
+    *("tests", "integration", "devices", "gpu-offline", "doctests", "lint", "typecheck", "examples", "docs"),
+]
 
 ROOT = Path(__file__).resolve().parent
 TEST_TOOLS = ["pytest>=8.1", "hypothesis>=6"]
@@ -179,6 +182,25 @@ def devices(session: nox.Session) -> None:
     _install_local(session, FIRST_PARTY + boxed, *TEST_TOOLS, test=True)
     dirs = [str(p / "tests") for p in TESTED.values()]
     session.run(*PYTEST, "--flambeau-device", "boxed", *dirs, *session.posargs)
+
+
+# What the GPU code needs from cupy, checkable without a GPU: cupy's code generators and its API, and
+# NVRTC (a host library). Pinned: nvrtc.py uses cupy internals; CUDA 13 as on the lent GPU machines.
+OFFLINE_CUDA = ["cupy-cuda13x==14.2.0", "nvidia-cuda-nvrtc==13.5.37"]
+
+
+@nox.session(name="gpu-offline")
+def gpu_offline(session: nox.Session) -> None:
+    """What of the GPU code can be checked on a machine without a GPU (a default session: ~1 min).
+
+    The CUDA of fused kernels compiled by NVRTC for sm_90 as cupy would compile it on a first call
+    (every fusable op on every dtype, the benchmark programs, every train_step optimizer), and every
+    cupy attribute flambeau's sources name resolved in the installed cupy. These tests skip in the
+    other sessions (no cupy); here FLAMBEAU_NVRTC=required makes a missing compiler a failure.
+    """
+    _install_local(session, FIRST_PARTY, *TEST_TOOLS, *OFFLINE_CUDA, test=True)
+    tests = [ROOT / "packages/autograd/tests/test_fusion_nvrtc.py", ROOT / "backends/cupy/tests/test_cupy_api.py"]
+    session.run(*PYTEST, *map(str, tests), *session.posargs, env={"FLAMBEAU_NVRTC": "required"})
 
 
 @nox.session
