@@ -179,6 +179,12 @@ TABLE_OPS: dict[str, Spec] = {
 _REDUCTIONS = ("sum", "mean")
 
 
+def _fits(x: Any, t: np.dtype) -> bool:
+    """Whether the Python number ``x`` is a value of the integer type ``t``."""
+    info = np.iinfo(t)
+    return x.__class__ is not float and info.min <= int(x) <= info.max
+
+
 def _literal(x: Any, t: np.dtype) -> str:
     """``x`` as a C literal of type ``t``: ``1.5f`` for float32, ``1.5`` for float64."""
     if t == _BOOL:
@@ -518,8 +524,8 @@ class Kernel:
             args: list[Any] = []
             for k, a in enumerate(node.args):
                 want = _operand_type(node, k)
-                if a[0] == "l":
-                    args.append(None if a[1] is None else np.asarray(a[1], dtype=want)[()])
+                if a[0] == "l":  # converted as C converts it: an integer outside the type wraps
+                    args.append(None if a[1] is None else np.array(a[1]).astype(want)[()])
                 else:
                     x = arrays[a[1]] if a[0] == "p" else vals[a[1]]
                     args.append(np.asarray(x).astype(want, copy=False))
@@ -629,6 +635,10 @@ def make_kernel(cap: Capture, keep: list[Ins], group: list[int], cuda: bool) -> 
             spec, args, types = (_CAST if args[1][1] == 1 else UFUNCS["square"]), args[:1], types[:1]
         if spec.family == "cmp":
             ctype = np.result_type(*[t if t is not None else a[1] for a, t in zip(args, types, strict=True)])
+            if ctype.kind in "iu" and any(not _fits(a[1], ctype) for a, t in zip(args, types, strict=True) if t is None):
+                # numpy compares an integer with a Python int outside its range by value
+                # (uint8 > -1 is true): the comparison is made in int64, not with a wrapped literal.
+                ctype = np.dtype(np.int64)
         elif spec.family == "logic":
             ctype = _BOOL
         else:
