@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import fusioncases
 import numpy as np
 import pytest
 from same import assert_same
@@ -320,3 +321,29 @@ def test_on_cuda_fused_kernels_give_direct_mode_results(
     assert ks and all(k.cuda for k in ks) and all(k.name in fusion._CUDA_KERNELS for k in ks)
     tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-10, "atol": 1e-10}
     assert_same(again, direct, **tol)
+
+
+@pytest.mark.parametrize("dtype", fusioncases.DTYPES)
+def test_every_fusable_op_on_every_dtype_gives_direct_modes_result(fuse_cpu: None, dtype: str) -> None:
+    # Each case's second call replays its program, whose fused kernels run on their evaluators
+    # (test_fusion_hostc.py checks the kernels' C against the same evaluators).
+    fused = 0
+    bad = []
+    for label, fn in fusioncases.ops(dtype):
+        want = fusioncases.direct(fn, dtype)
+        if want is None:
+            continue
+        f: Any = optimize(fn)
+        with np.errstate(all="ignore"):
+            f(*fusioncases.arguments(dtype))
+            got = f(*fusioncases.arguments(dtype))
+        assert f.fallbacks == [] and f.replays == 1, label
+        fused += bool(fusioncases.kernels_of(f))
+        g, w = got.numpy(), want.numpy()
+        if g.dtype != w.dtype or g.shape != w.shape:
+            bad.append(f"{label}: {g.dtype}{g.shape} fused, {w.dtype}{w.shape} direct")
+        elif not np.allclose(g, w, rtol=1e-6, atol=0, equal_nan=True):
+            at = np.flatnonzero(~np.isclose(g, w, rtol=1e-6, atol=0, equal_nan=True))[:3]
+            bad.append(f"{label}: fused {g.reshape(-1)[at]}, direct {w.reshape(-1)[at]}")
+    assert not bad, "\n".join(bad)
+    assert fused >= 60
