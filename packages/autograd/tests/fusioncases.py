@@ -1,7 +1,8 @@
 """Fusion cases shared by the fused-kernel tests: small programs that fuse, per dtype.
 
 - :func:`op_cases`: every fusable op (its ``Op.ufunc`` in ``fusion.UFUNCS``, or ``fusion.TABLE_OPS``)
-  on tensors of one dtype, with a tensor or a number (``NUMBERS``, on either side) as operand,
+  on tensors of one dtype or two (``SIGNATURES``), with a tensor or a number (``NUMBERS``, on
+  either side) as operand,
   ``clamp``, ``where``, a mask made float, ``sum``/``mean`` closing a group;
 - :func:`program_cases`: the gradient programs of the GPU benchmarks' MLP and convnet and their
   ``train_step`` for every optimizer.
@@ -26,6 +27,10 @@ from flambeau.tensor import optable
 
 Case = tuple[str, Callable[[], list[fusion.Kernel]]]
 DTYPES = ["int8", "int16", "int32", "int64", "uint8", "float32", "float64"]  # flambeau's, but float16
+# The dtypes of x and y in op_cases: each dtype with itself, and mixed pairs (casts in the kernels).
+MIXED = [("int8", "float32"), ("uint8", "int8"), ("int32", "float64"), ("float32", "float64"), ("int16", "int64")]
+SIGNATURES = [(t, t) for t in DTYPES] + MIXED
+SIGNATURE_IDS = [t if t == u else f"{t}-{u}" for t, u in SIGNATURES]
 NUMBERS = (2, -1, 0.5, True)
 
 
@@ -43,19 +48,20 @@ def kernels_of(f: Any) -> list[fusion.Kernel]:
     return [k for ps in f.programs.values() for p in ps for k in p.kernels]
 
 
-def arguments(dtype: str) -> tuple[ft.Tensor, ft.Tensor]:
-    """Two 3x4 tensors of ``dtype``: zeros, negative values, values past 1, and a NaN in floats."""
+def arguments(dtype: str, other: str | None = None) -> tuple[ft.Tensor, ft.Tensor]:
+    """3x4 tensors x of ``dtype`` and y of ``other`` (default the same): zeros, negative values,
+    values past 1, and a NaN in floats."""
     out = []
-    for seed in (0, 1):
+    for seed, t in ((0, dtype), (1, other or dtype)):
         a = np.random.default_rng(seed).standard_normal((3, 4)) * 3
         a[0, seed] = 0
-        if dtype.startswith("float"):
+        if t.startswith("float"):
             a[1, 2 + seed] = np.nan
-        out.append(ft.from_numpy(a.astype(dtype)))
+        out.append(ft.from_numpy(a.astype(t)))
     return out[0], out[1]
 
 
-def ops(dtype: str) -> list[tuple[str, Callable[[Any, Any], Any]]]:
+def ops() -> list[tuple[str, Callable[[Any, Any], Any]]]:
     """``(label, fn(x, y))`` for every fusable op, each the root of a group of two or more."""
     fns: list[tuple[str, Callable[[Any, Any], Any]]] = []
     for name in UNARY:
@@ -78,28 +84,28 @@ def ops(dtype: str) -> list[tuple[str, Callable[[Any, Any], Any]]]:
     ]
 
 
-def direct(fn: Callable[[Any, Any], Any], dtype: str) -> Any:
-    """``fn`` on :func:`arguments` in direct mode, or None where the op refuses the dtype."""
+def direct(fn: Callable[[Any, Any], Any], dtype: str, other: str | None = None) -> Any:
+    """``fn`` on :func:`arguments` in direct mode, or None where the op refuses the dtypes."""
     try:
         with np.errstate(all="ignore"):
-            return fn(*arguments(dtype))
+            return fn(*arguments(dtype, other))
     except Exception:  # tanh of int8s, a number out of uint8's range, ...: nothing to fuse
         return None
 
 
-def op_cases(dtype: str) -> list[Case]:
+def op_cases(dtype: str, other: str | None = None) -> list[Case]:
     def case(fn: Callable[[Any, Any], Any]) -> Callable[[], list[fusion.Kernel]]:
         def kernels() -> list[fusion.Kernel]:
-            if direct(fn, dtype) is None:
+            if direct(fn, dtype, other) is None:
                 return []
             f = optimize(fn)
             with np.errstate(all="ignore"):
-                f(*arguments(dtype))
+                f(*arguments(dtype, other))
             return kernels_of(f)
 
         return kernels
 
-    return [(label, case(fn)) for label, fn in ops(dtype)]
+    return [(label, case(fn)) for label, fn in ops()]
 
 
 # -- the GPU benchmarks' programs ---------------------------------------------------------------------

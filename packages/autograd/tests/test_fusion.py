@@ -323,20 +323,20 @@ def test_on_cuda_fused_kernels_give_direct_mode_results(
     assert_same(again, direct, **tol)
 
 
-@pytest.mark.parametrize("dtype", fusioncases.DTYPES)
-def test_every_fusable_op_on_every_dtype_gives_direct_modes_result(fuse_cpu: None, dtype: str) -> None:
+@pytest.mark.parametrize(("dtype", "other"), fusioncases.SIGNATURES, ids=fusioncases.SIGNATURE_IDS)
+def test_every_fusable_op_on_every_dtype_gives_direct_modes_result(fuse_cpu: None, dtype: str, other: str) -> None:
     # Each case's second call replays its program, whose fused kernels run on their evaluators
     # (test_fusion_hostc.py checks the kernels' C against the same evaluators).
     fused = 0
     bad = []
-    for label, fn in fusioncases.ops(dtype):
-        want = fusioncases.direct(fn, dtype)
+    for label, fn in fusioncases.ops():
+        want = fusioncases.direct(fn, dtype, other)
         if want is None:
             continue
         f: Any = optimize(fn)
         with np.errstate(all="ignore"):
-            f(*fusioncases.arguments(dtype))
-            got = f(*fusioncases.arguments(dtype))
+            f(*fusioncases.arguments(dtype, other))
+            got = f(*fusioncases.arguments(dtype, other))
         assert f.fallbacks == [] and f.replays == 1, label
         fused += bool(fusioncases.kernels_of(f))
         g, w = got.numpy(), want.numpy()

@@ -36,9 +36,9 @@ def _compile_all(cases: list[fc.Case]) -> int:
     return len(kernels)
 
 
-@pytest.mark.parametrize("dtype", fc.DTYPES)
-def test_every_fusable_op_compiles_on_every_dtype_with_tensors_and_numbers(dtype: str) -> None:
-    assert _compile_all(fc.op_cases(dtype)) >= 100  # the cases did fuse: a planner fusing nothing fails here
+@pytest.mark.parametrize(("dtype", "other"), fc.SIGNATURES, ids=fc.SIGNATURE_IDS)
+def test_every_fusable_op_compiles_on_every_dtype_with_tensors_and_numbers(dtype: str, other: str) -> None:
+    assert _compile_all(fc.op_cases(dtype, other)) >= 100  # the cases did fuse: a planner fusing nothing fails here
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
