@@ -31,7 +31,7 @@ DTYPES = ["int8", "int16", "int32", "int64", "uint8", "float32", "float64"]  # f
 MIXED = [("int8", "float32"), ("uint8", "int8"), ("int32", "float64"), ("float32", "float64"), ("int16", "int64")]
 SIGNATURES = [(t, t) for t in DTYPES] + MIXED
 SIGNATURE_IDS = [t if t == u else f"{t}-{u}" for t, u in SIGNATURES]
-NUMBERS = (2, -1, 0.5, True)
+NUMBERS = (2, -1, 0.5, True, 300, 1e300)  # 300: outside (u)int8; 1e300: float32's inf
 
 
 def _arity(name: str, op: Any) -> int:
@@ -72,7 +72,7 @@ def ops() -> list[tuple[str, Callable[[Any, Any], Any]]]:
         fns.append((f"{name}(x + y, y)", lambda x, y, op=op: op(x + y, y)))
         fns += [(f"{name}(x + y, {n!r})", lambda x, y, op=op, n=n: op(x + y, n)) for n in NUMBERS]
         fns.append((f"{name}(-1, x + y)", lambda x, y, op=op: op(-1, x + y)))
-    for lo, hi in ((0, 3), (-1.5, None), (None, 2)):
+    for lo, hi in ((0, 3), (-1.5, None), (None, 2), (-1, 3), (1, 300), (300, None)):
         fns.append((f"clamp(x + y, {lo}, {hi})", lambda x, y, lo=lo, hi=hi: ft.clamp(x + y, lo, hi)))
     return fns + [
         ("where(x > y, x + y, x - y)", lambda x, y: ft.where(x > y, x + y, x - y)),

@@ -190,10 +190,15 @@ def _literal(x: Any, t: np.dtype) -> str:
     if t == _BOOL:
         return "true" if x else "false"
     if t.kind == "f":
-        s = str(t.type(x))
-        if not any(ch in s for ch in ".en"):
+        f = "f" if t == np.float32 else ""
+        with np.errstate(over="ignore"):
+            v = t.type(x)
+        if np.isinf(v):  # a finite number past float32's range is inf there (as numpy converts it)
+            return f"({'-' if v < 0 else ''}1.0{f} / 0.0{f})"
+        s = str(v)
+        if not any(ch in s for ch in ".e"):
             s += ".0"
-        return s + ("f" if t == np.float32 else "")
+        return s + f
     v = int(x)
     # Integer literals carry their exact type: flb_max/flb_min are templates of one type, which
     # a plain `2` (an int) next to a short would not deduce. C has no literal below int, hence
@@ -319,6 +324,16 @@ def _plan(cap: Capture, ins: Ins) -> _Plan | None:
         spec = TABLE_OPS[op.name]
         if op.name == "clamp":
             items = (items + [("c", None), ("c", None)])[:3]
+            if dtype.kind in "iu":
+                # numpy clips by value: a bound outside the type is no bound (uint8 clamped
+                # below -1 is unchanged), or clips every value (above 300): not fused then.
+                info = np.iinfo(dtype)
+                for k, outside in ((1, lambda b: b < info.min), (2, lambda b: b > info.max)):
+                    b = items[k][1] if items[k][0] == "c" else None
+                    if b.__class__ in (bool, int) and not info.min <= b <= info.max:
+                        if not outside(b):
+                            return None
+                        items[k] = ("c", None)
     if ins.fix == ("a",):
         return None
     if len(items) != spec.nargs:
@@ -525,7 +540,8 @@ class Kernel:
             for k, a in enumerate(node.args):
                 want = _operand_type(node, k)
                 if a[0] == "l":  # converted as C converts it: an integer outside the type wraps
-                    args.append(None if a[1] is None else np.array(a[1]).astype(want)[()])
+                    with np.errstate(over="ignore"):  # (and 1e300 is float32's inf)
+                        args.append(None if a[1] is None else np.array(a[1]).astype(want)[()])
                 else:
                     x = arrays[a[1]] if a[0] == "p" else vals[a[1]]
                     args.append(np.asarray(x).astype(want, copy=False))
@@ -635,7 +651,9 @@ def make_kernel(cap: Capture, keep: list[Ins], group: list[int], cuda: bool) -> 
             spec, args, types = (_CAST if args[1][1] == 1 else UFUNCS["square"]), args[:1], types[:1]
         if spec.family == "cmp":
             ctype = np.result_type(*[t if t is not None else a[1] for a, t in zip(args, types, strict=True)])
-            if ctype.kind in "iu" and any(not _fits(a[1], ctype) for a, t in zip(args, types, strict=True) if t is None):
+            if ctype.kind in "iu" and any(
+                not _fits(a[1], ctype) for a, t in zip(args, types, strict=True) if t is None
+            ):
                 # numpy compares an integer with a Python int outside its range by value
                 # (uint8 > -1 is true): the comparison is made in int64, not with a wrapped literal.
                 ctype = np.dtype(np.int64)
