@@ -325,15 +325,16 @@ def _plan(cap: Capture, ins: Ins) -> _Plan | None:
         if op.name == "clamp":
             items = (items + [("c", None), ("c", None)])[:3]
             if dtype.kind in "iu":
-                # numpy clips by value: a bound outside the type is no bound (uint8 clamped
-                # below -1 is unchanged), or clips every value (above 300): not fused then.
+                # numpy clips by value, C would wrap a bound outside the type: such a bound is
+                # no bound (uint8 clamped below -1 is unchanged), or clips every value to it.
                 info = np.iinfo(dtype)
-                for k, outside in ((1, lambda b: b < info.min), (2, lambda b: b > info.max)):
-                    b = items[k][1] if items[k][0] == "c" else None
-                    if b.__class__ in (bool, int) and not info.min <= b <= info.max:
-                        if not outside(b):
-                            return None
-                        items[k] = ("c", None)
+                lo, hi = (it[1] if it[0] == "c" and it[1].__class__ in (bool, int) else None for it in items[1:])
+                if (lo is not None and lo > info.max) or (hi is not None and hi < info.min):
+                    return None  # (every value becomes a number the type cannot hold: not fused)
+                if lo is not None and lo < info.min:
+                    items[1] = ("c", None)
+                if hi is not None and hi > info.max:
+                    items[2] = ("c", None)
     if ins.fix == ("a",):
         return None
     if len(items) != spec.nargs:
