@@ -347,3 +347,24 @@ def test_every_fusable_op_on_every_dtype_gives_direct_modes_result(fuse_cpu: Non
             bad.append(f"{label}: fused {g.reshape(-1)[at]}, direct {w.reshape(-1)[at]}")
     assert not bad, "\n".join(bad)
     assert fused >= 60
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_reductions_map_expression_names_each_parameter_once(fuse_cpu: None, dtype: str) -> None:
+    # cupy's CUB path renames a one-input ReductionKernel's parameter to in0 with a text replace
+    # in the map expression: a parameter's name must appear there once, as the argument.
+    cases = fusioncases.op_cases(dtype) + fusioncases.program_cases(dtype)
+    kernels, labels = fusioncases.collect(cases)
+    reductions = [k for k in kernels.values() if k.reduce is not None]
+    assert len(reductions) >= 10
+    for k in reductions:
+        names = [n for n, _ in k.params]
+        assert k.map_expr.split("(", 1)[1] == ", ".join(names) + ")", labels[k.name]
+        assert all(k.map_expr.count(n) == 1 for n in names), (labels[k.name], k.map_expr)
+    # a constant's parameter (c<k>) beside a digest that, in lower-case hex, could contain "c1"
+    f = optimize(lambda x: (x * ft.from_numpy(np.arange(1.0, 4.0))).sum())
+    f(ft.from_numpy(np.ones(3)))
+    (k,) = fusioncases.kernels_of(f)
+    assert [n for n, _ in k.params] == ["v0", "c1"] and k.map_expr.count("c1") == 1
+    digest = k.map_expr[len("flb_map_") :].split("(")[0]
+    assert digest == digest.upper() and len(digest) == 10

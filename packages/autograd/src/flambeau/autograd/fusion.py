@@ -469,7 +469,10 @@ class Kernel:
             key = f"{self.in_params}|{self.out_params}|{self.operation}"
         else:
             ct = _C_TYPES[out_dtype.name]
-            digest = hashlib.sha1(f"{self.in_params}|{stmts}".encode()).hexdigest()[:10]
+            # Upper-case hex: cupy's CUB path of a one-input ReductionKernel renames its parameter
+            # to in0 by a plain text replace in the map expression, which must not find the
+            # parameter's name (v3, c4: lower case) inside the function's name.
+            digest = hashlib.sha1(f"{self.in_params}|{stmts}".encode()).hexdigest()[:10].upper()
             fname = f"flb_map_{digest}"
             body = "".join(f"    {s}\n" for s in stmts[:-1])
             args = ", ".join(f"{_C_TYPES[t.name]} {n}" for n, t in params)
