@@ -629,7 +629,8 @@ def train_step_convnet(
     ``(before - after) / lr``. Two steps are taken and undone first (in place), so that the
     checked call is a replay (a graph launch, with ``graph``), not the recording. The steps run
     inside ``trusted_values()``: the targets' ``gather`` skips its range check, which reads the
-    indices back to the host, a sync that no CUDA graph can hold (and that PyTorch does not do).
+    indices back to the host, a sync per step (outside, the program checks them in a guard before
+    the graph) that PyTorch does not make.
     """
     from flambeau.autograd.model import _conv2d, _max_pool2d  # SpatialConvolutionMM / SpatialMaxPooling as ops
     from flambeau.tensor.optable import trusted_values

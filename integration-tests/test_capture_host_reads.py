@@ -6,6 +6,8 @@ the capture and runs without a graph. The ``boxed`` test backend counts every su
 (``boxed_backend.HOST_READS``), so the programs of ``benchmarks/gpu.py``'s workloads (the MLP's
 loss and gradients, the convnet's ``train_step`` under ``trusted_values()``, with every optimizer
 ``train_step`` offers) are recorded on boxed tensors and run again here, and must make none.
+Recorded outside ``trusted_values()``, the targets' range check is a guard at the program's start:
+one read, before all the device work.
 """
 
 from __future__ import annotations
@@ -91,3 +93,28 @@ def test_the_convnet_train_step_reads_nothing_on_the_host_under_trusted_values(o
     HOST_READS.clear()
     step(x, y)  # outside trusted_values() the targets' gather checks its indices' range: one read
     assert sum(HOST_READS.values()) >= 1, "the counter sees the read a capture could not hold"
+
+
+def test_outside_trusted_values_the_targets_range_check_is_a_guard_before_all_device_work() -> None:
+    # Recorded outside trusted_values(), gather's check of the targets becomes a guard, moved to the
+    # program's start (the targets are an argument): the replay reads them once, there, and all the
+    # step's device work is one segment after it, one CUDA graph.
+    from flambeau.autograd.graphs import segments
+
+    rng = np.random.default_rng(2)
+    p = _convnet_params(rng)
+    x = _boxed(rng.standard_normal((4, 3, 16, 16)).astype(np.float32))
+    y = _boxed(rng.integers(0, 5, 4))
+    step = train_step(_convnet_loss, p, "adam", {"learning_rate": 0.01})
+    step(x, y)
+    HOST_READS.clear()
+    step(x, y)
+    (prog,) = [prog for progs in step.fn.programs.values() for prog in progs]
+    assert prog.guarded_ranges and refusal(prog) is None
+    assert sum(HOST_READS.values()) == 1, dict(HOST_READS)
+    parts = segments(prog, None)
+    assert len(parts) == 2 and parts[0][0].idle and parts[0][1] is not None and parts[1][1] is None
+    before = {k: v.clone() for k, v in p.items()}
+    with pytest.raises(IndexError, match="gather: index out of range for a dimension of size 5"):
+        step(x, _boxed(np.array([0, 1, 5, 2])))
+    assert all(p[k].equal(v) for k, v in before.items())  # the update after the guard was not made

@@ -24,7 +24,7 @@ import pytest
 
 import flambeau.tensor as ft
 from flambeau import autograd
-from flambeau.autograd import compiler, grad, optimize
+from flambeau.autograd import capture, compiler, grad, optimize
 from flambeau.autograd.capture import RetraceSignal
 from flambeau.autograd.graphs import CapturedGraph, GraphCaptureError, Packed, refusal, segments
 from flambeau.autograd.model import _conv2d, _max_pool2d
@@ -370,6 +370,68 @@ def test_a_guard_on_an_input_itself_needs_no_graph_before_it(stand_in_graphs: An
     graphs = [g for g in df.graphs.values() if isinstance(g, CapturedGraph)]
     assert len(graphs) == 2 and all(g.graphs[0] is None and g.graphs[1] is not None for g in graphs)
     assert df.graph_fallbacks == []
+
+
+def _nll(p: dict[str, Any], x: Any, t: Any) -> Any:
+    z = x @ p["W"]
+    logp = z - ft.logsumexp(z, 1, keepdim=True)
+    return -logp.gather(1, t.view(-1, 1)).mean()
+
+
+def test_an_index_range_check_is_a_guard_and_a_train_step_indexing_with_targets_is_captured(
+    stand_in_graphs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gather checks its indices by reading them back, which no graph can hold: the recording makes
+    # the check a guard before the gather (here on an input: nothing to capture before it), the
+    # gather skips its own, and the whole step is one graph. A bad target raises gather's error
+    # before that graph runs: the parameters are not updated.
+    rng = np.random.default_rng(8)
+    p = {"W": ft.from_numpy(rng.standard_normal((3, 4)))}
+    x, t = ft.from_numpy(rng.standard_normal((5, 3))), ft.from_numpy(np.array([0, 3, 1, 2, 3]))
+    step = autograd.train_step(_nll, p, "sgd", {"learning_rate": 0.1}, cuda_graph=True)
+    mine = {"W": p["W"].clone()}
+    want = autograd.train_step(_nll, mine, "sgd", {"learning_rate": 0.1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no graph falls back
+        for _ in range(4):
+            assert abs(float(step(x, t)) - float(want(x, t))) < 1e-12
+            _close(p, mine, 1e-12)
+    (k,) = step.fn.programs
+    (prog,) = step.fn.programs[k]
+    assert prog.guarded_ranges and "if not _same(" in prog.source and refusal(prog) is None
+    g = step.fn.graphs[k, 0]
+    assert isinstance(g, CapturedGraph) and g.graphs[0] is None and g.runs == [0, 3] and step.fn.graph_fallbacks == []
+    before = p["W"].clone()
+    with pytest.raises(
+        IndexError, match=r"gather: index out of range for a dimension of size 4 \(indices from 0 to 4\)"
+    ):
+        step(x, ft.from_numpy(np.array([0, 4, 1, 2, 3])))
+    assert p["W"].equal(before) and g.runs == [0, 3]  # nothing after the guard ran
+    assert abs(float(step(x, t)) - float(want(x, t))) < 1e-12 and g.runs == [0, 4]
+    reads: list[int] = []
+    monkeypatch.setattr(capture, "in_range", lambda i, n: reads.append(n) or True)
+    step(x, t)
+    with trusted_values():  # no checks: the guard reads nothing either
+        step(x, t)
+    assert reads == [4] and g.runs == [0, 6]
+
+
+def test_the_ops_check_their_indices_where_a_recording_cannot_guard_them() -> None:
+    # Indices that are no argument's array (made inside the op) keep the op's own check.
+    from flambeau.tensor.optable import checked_range, range_checks_to
+
+    cap = capture.Capture()
+    i = cap.sym(np.array([0, 1]), ft.device("cpu"))
+    hook = capture._range_hook(
+        cap, [("c", np), ("v", i._g.id), ("c", np.array([1]))], [np, i._a, np.array([1])], {}, {}
+    )
+    with range_checks_to(hook):
+        checked_range(i._a, 3)  # an argument's: a guard
+        checked_range(np.array([2]), 3)  # another array: the op keeps checking
+    assert cap.range_guards == 1 and cap.unguarded_ranges
+    (ins,) = cap.code
+    assert ins.kind == "guard" and ins.fn is capture._range_ok and ins.args == [("v", i._g.id), ("c", 3)]
+    assert ins.expect is True
 
 
 def test_two_guards_in_a_row_and_each_path_of_them_replay_through_graphs(stand_in_graphs: Any) -> None:

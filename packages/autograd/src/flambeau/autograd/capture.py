@@ -22,6 +22,7 @@ import numpy as np
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor, optable
 from flambeau.tensor.errors import DTypeError, ShapeError, size_text
+from flambeau.tensor.ops.indexing import in_range
 from flambeau.tensor.optable import Op
 
 from . import tracer
@@ -69,6 +70,10 @@ class Capture:
         self.promoted: list[tuple[Tensor, Any, int]] = []  # (plain tensor, its array before, code position)
         self.shapes: dict[int, tuple[int, ...]] = {}  # var id -> its size
         self.dtypes: dict[int, Any] = {}
+        # Index range checks: how many became guards, and whether one could not (its indices were
+        # made inside an op: the program's ops then keep checking, each a host read).
+        self.range_guards = 0
+        self.unguarded_ranges = False
 
     def fail(self, reason: str) -> UncompilableError:
         if self.failed is None:
@@ -450,7 +455,8 @@ def _record_op(cap: Capture, op: Op, spec: _Spec, args: tuple[Any, ...], out: An
     if op.kernel:
         impl = getattr(dev.backend, "kernels", {}).get(op.kernel, impl)
     try:
-        r = impl(*raw_pos, **raw_kw)
+        with optable.range_checks_to(_range_hook(cap, items, raw_pos, kw_items, raw_kw)):
+            r = impl(*raw_pos, **raw_kw)
     except Exception:
         optable.call(op, _plain_bound(bound, spec), None, None)  # the op table's error, translated
         raise
@@ -559,6 +565,44 @@ def _at_defaults(op: Op, args: tuple[Any, ...]) -> bool:
         if p.kind == 3 and not (v is p.default or (type(v) is type(p.default) and v == p.default)):
             return False
     return True
+
+
+def _range_ok(index: Any, n: int) -> bool:
+    """A program's guard in place of an op's index range check: whether ``index`` holds indices
+    of a dimension of size ``n``. Like the check, it reads nothing inside ``trusted_values()``."""
+    return not optable.value_checks() or in_range(index, n)
+
+
+def _range_hook(
+    cap: Capture, items: list[Any], raw_pos: list[Any], kw_items: dict[str, Any], raw_kw: dict[str, Any]
+) -> Callable[[Any, int], None]:
+    """The hook that turns an op's index range check into a guard before the op (see
+    ``optable.range_checks_to``): the indices are an argument's array, found by identity."""
+    found: dict[int, tuple[Any, Any]] = {}  # id of an argument's array -> (its item, the array: kept alive)
+
+    def pair(it: Any, raw: Any) -> None:
+        if it[0] in ("v", "c"):
+            found[id(raw)] = (it, raw)
+        elif it[0] in ("s", "t"):
+            for i, r in zip(it[1], raw, strict=False):
+                pair(i, r)
+
+    for it, raw in zip(items[1:], raw_pos[1:], strict=False):
+        pair(it, raw)
+    for name, it in kw_items.items():
+        pair(it, raw_kw[name])
+
+    def hook(index: Any, n: int) -> None:
+        it = found.get(id(index), (None,))[0]
+        if it is None:
+            cap.unguarded_ranges = True  # indices made inside the op: it checks them itself
+        elif it[0] == "v":  # (a constant's indices are fixed: checked once, now)
+            ins = Ins("guard", (), _range_ok, [it, ("c", n)], {})
+            ins.expect = True
+            cap.code.append(ins)
+            cap.range_guards += 1
+
+    return hook
 
 
 def _key_item(cap: Capture, op: Op, v: Any) -> tuple[Any, Any]:

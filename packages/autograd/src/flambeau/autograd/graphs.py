@@ -40,9 +40,12 @@ How a graph is captured (:class:`CapturedGraph`):
    values a later segment or guard reads kept alive between them. An exception while capturing
    ends the capture (its graph is discarded) and the signature runs its program as before, without
    a graph; ``Optimized.graph_fallbacks`` says why, and a ``RuntimeWarning`` says it once. Ops
-   that check index ranges read the indices on the host: a function indexing with tensors
-   (``gather``, ``index_select``, advanced ``[]``) is captured only inside
-   ``flambeau.tensor.optable.trusted_values()``, where those checks are skipped.
+   that check index ranges (``gather``, ``index_select``, advanced ``[]``) read the indices on
+   the host: a recording makes each such check a guard before its op (the op itself then skips
+   it), so the graph is cut there and each replay reads the indices once per indexing op, at the
+   guard; a bad index raises the op's ``IndexError`` before the graph after the guard runs, so an
+   in-place update after it is not made. ``flambeau.tensor.optable.trusted_values()`` skips the
+   checks, and with them the guards' reads.
 6. Replay, all on the current stream (ordered after the work that made the inputs): copy the
    copied inputs in, ``graph.launch()`` (with guards: each segment's graph, then its guard, which
    waits for it and reads its value; another value stops the replay with ``RetraceSignal``, and
@@ -312,10 +315,13 @@ def _compiled(ns: dict[str, Any], name: str, params: str, loads: set[str], body:
 
 
 def _idle(st: ast.stmt) -> bool:
-    """Whether a program statement does no device work: ``del v1`` or ``v1 = L[0]._a``."""
+    """Whether a program statement does no device work: ``del v1``, ``v1 = L[0]._a`` or
+    ``v2 = v1.reshape((5, 1))`` (a program's reshapes are views)."""
     if isinstance(st, ast.Delete):
         return True
     value = st.value if isinstance(st, ast.Assign) else None
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "reshape":
+        return isinstance(value.func.value, ast.Name)
     return (
         isinstance(value, ast.Attribute)
         and value.attr == "_a"
@@ -496,7 +502,7 @@ class CapturedGraph:
         current = cupy.cuda.get_current_stream()
         self.stream.wait_event(current.record())  # the static inputs were filled on the current stream
         alloc = PoolAllocator(self.pool, _driver_exchange())
-        with cupy.cuda.using_allocator(alloc.malloc), self.stream:
+        with cupy.cuda.using_allocator(alloc.malloc), self.stream, prog.checks():
             grown = -1
             for _ in range(WARMUPS):
                 probe = None  # each run starts with every block free, as the capture will
@@ -559,8 +565,8 @@ class CapturedGraph:
                 pass
             raise GraphCaptureError(
                 f"capturing it failed{where} ({type(e).__name__}: {e}); an op probably read a device value on"
-                " the host: index range checks do (inside `with flambeau.tensor.optable.trusted_values():`"
-                " they are skipped)"
+                " the host: checks of values do, such as pow's of a tensor exponent's sign or a solver's of"
+                " a singular matrix (inside `with flambeau.tensor.optable.trusted_values():` they are skipped)"
             ) from e
         try:
             self.graphs.append(self.stream.end_capture())

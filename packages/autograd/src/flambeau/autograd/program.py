@@ -10,6 +10,7 @@ written that returns the recorded function's result for new tensor values.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import re
@@ -19,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from flambeau.tensor import Tensor
+from flambeau.tensor import Tensor, optable
 from flambeau.tensor.registry import Device
 
 from . import fusion
-from .capture import Capture, Ins, RetraceSignal, Sym, _FloatOut, _new
+from .capture import Capture, Ins, RetraceSignal, Sym, _FloatOut, _new, _range_ok
 
 # Results smaller than this many elements are not given buffers: numpy allocates small arrays
 # from a cache faster than a call passes ``out=``; large ones cost page faults every time.
@@ -55,6 +56,51 @@ class Program:
         self.lock = threading.Lock()  # buffers make a program non-reentrant: one thread at a time
         exec(compile(self.source, f"<flambeau program {source_name}>", "exec"), self.ns)
         self.run: Callable[[list[Any]], Any] = self.ns["run"]
+        # Index range checks made guards (each op's indices checked before it): the ops skip
+        # theirs, so that what runs between two guards reads nothing back (a CUDA graph's segment).
+        self.guarded_ranges = cap.range_guards > 0 and not cap.unguarded_ranges
+        if self.guarded_ranges:
+            run = self.run
+
+            def checked(leaves: list[Any]) -> Any:
+                with optable.guarded_ranges():
+                    return run(leaves)
+
+            self.run = checked
+
+    def checks(self) -> contextlib.AbstractContextManager[None]:
+        """Where the program's own code runs (its segments, in a CUDA graph's warm-up and capture):
+        with the ops' index range checks off when its guards make them."""
+        return optable.guarded_ranges() if self.guarded_ranges else contextlib.nullcontext()
+
+
+def _hoist_range_guards(keep: list[Ins]) -> list[Ins]:
+    """Index range guards move up to just after what makes their indices (with the reshapes, which
+    are views, between: to the start for an argument's): a bad index is found before the work it
+    would waste, and a CUDA graph is cut where the indices are ready (before any device work, for
+    targets given as an argument). Variables are never written in place in a program, so the
+    guard reads the same values there.
+    """
+    producer = {o: ins for ins in keep for o in ins.outs}
+    moving: set[int] = set()  # ids of the instructions to move: the guards and their reshapes
+    todo = [ins for ins in keep if ins.kind == "guard" and ins.fn is _range_ok]
+    while todo:
+        ins = todo.pop()
+        moving.add(id(ins))
+        todo += [p for v in ins.uses() if (p := producer.get(v)) is not None and p.kind == "reshape"]
+    out: list[Ins] = []
+    made: dict[int, int] = {}  # var -> its producer's position in out
+    for ins in keep:
+        if id(ins) in moving:
+            at = max((made[v] + 1 for v in ins.uses() if v in made), default=0)
+            out.insert(at, ins)
+            made = {v: p + (p >= at) for v, p in made.items()}
+        else:
+            out.append(ins)
+            at = len(out) - 1
+        for o in ins.outs:
+            made[o] = at
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -308,6 +354,7 @@ def _compile(
             keep.append(ins)
             live.update(ins.uses())
     keep.reverse()
+    keep = _hoist_range_guards(keep)
     keep, found = fusion.fuse(cap, keep, needed, FUSE_ON)
     kernels.extend(found)
 

@@ -82,6 +82,62 @@ def trusted_values() -> Iterator[None]:
         _trust.on = before
 
 
+def ranges_guarded() -> bool:
+    """Whether index range checks are left to the running program's guards (see
+    :func:`guarded_ranges`): the ops skip their own."""
+    return getattr(_trust, "ranges", False)
+
+
+@contextlib.contextmanager
+def guarded_ranges() -> Iterator[None]:
+    """Skip the ops' index range checks: a recorded program runs inside it when a guard before
+    each indexing op checks its indices (autograd's optimized mode). Other value checks stay.
+
+    >>> import flambeau.tensor as ft
+    >>> from flambeau.tensor.optable import guarded_ranges, ranges_guarded
+    >>> with guarded_ranges():
+    ...     ranges_guarded()
+    True
+    >>> ranges_guarded()
+    False
+    """
+    before = getattr(_trust, "ranges", False)
+    _trust.ranges = True
+    try:
+        yield
+    finally:
+        _trust.ranges = before
+
+
+def checked_range(index: Any, n: int) -> None:
+    """Tell a recording (:func:`range_checks_to`) that ``index`` was checked against ``n``."""
+    hook = getattr(_trust, "range_hook", None)
+    if hook is not None:
+        hook(index, n)
+
+
+@contextlib.contextmanager
+def range_checks_to(hook: Callable[[Any, int], None]) -> Iterator[None]:
+    """Call ``hook(index, n)`` for each index array an op checks against a dimension of size
+    ``n`` (and finds in range) inside it: how a recording turns the checks into guards.
+
+    >>> import flambeau.tensor as ft
+    >>> from flambeau.tensor.optable import range_checks_to
+    >>> heard = []
+    >>> with range_checks_to(lambda index, n: heard.append((index.tolist(), n))):
+    ...     ft.index_select(ft.zeros(4), 0, ft.LongTensor([3, 1])).tolist()
+    [0.0, 0.0]
+    >>> heard
+    [([3, 1], 4)]
+    """
+    before = getattr(_trust, "range_hook", None)
+    _trust.range_hook = hook
+    try:
+        yield
+    finally:
+        _trust.range_hook = before
+
+
 def notify_write(target: Any, what: str) -> None:
     for w in tuple(write_watchers):  # a copy: another thread may add or remove a watcher meanwhile
         w(target, what)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, DeviceMismatchError, DTypeError, IndexError, ShapeError
-from ..optable import Op, _handlers, declare, value_checks
+from ..optable import Op, _handlers, checked_range, declare, ranges_guarded, value_checks
 from .shape import _dim
 
 
@@ -81,14 +81,27 @@ def _index_arg(index: Any, op: str) -> Any:
     return index
 
 
+def in_range(index: Any, n: int) -> bool:
+    """Whether every index is one of a dimension of size ``n`` (``-n`` to ``n - 1``): one read on
+    a device (a GPU sync: Torch7's CUDA kernels asserted on the device instead, which cupy cannot
+    turn into a Python error).
+
+    >>> import numpy as np
+    >>> in_range(np.array([0, -3, 2]), 3), in_range(np.array([3]), 3)
+    (True, False)
+    """
+    return not bool(((index < -n) | (index >= n)).any())
+
+
 def _check_range(index: Any, n: int, op: str) -> None:
-    # One device read when the indices are fine (a GPU sync: Torch7's CUDA kernels asserted on the
-    # device instead, which cupy cannot turn into a Python error); the details only on failure.
-    if index.size and value_checks() and bool(((index < -n) | (index >= n)).any()):
+    if not index.size or not value_checks() or ranges_guarded():
+        return
+    if not in_range(index, n):
         raise IndexError(
             f"{op}: index out of range for a dimension of size {n}"
             f" (indices from {int(index.min())} to {int(index.max())})"
         )
+    checked_range(index, n)  # a recording program checks them in a guard instead, on each replay
 
 
 def _index_select(xp: Any, input: Any, dim: int, index: Any) -> Any:
