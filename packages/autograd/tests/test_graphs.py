@@ -417,21 +417,59 @@ def test_an_index_range_check_is_a_guard_and_a_train_step_indexing_with_targets_
 
 
 def test_the_ops_check_their_indices_where_a_recording_cannot_guard_them() -> None:
-    # Indices that are no argument's array (made inside the op) keep the op's own check.
+    # Indices that are no argument's array (made inside the op), or the array of two arguments,
+    # keep the op's own check; a constant's (a plain tensor's memory, read on each replay) get a guard.
     from flambeau.tensor.optable import checked_range, range_checks_to
 
     cap = capture.Capture()
-    i = cap.sym(np.array([0, 1]), ft.device("cpu"))
-    hook = capture._range_hook(
-        cap, [("c", np), ("v", i._g.id), ("c", np.array([1]))], [np, i._a, np.array([1])], {}, {}
-    )
+    i, c, both = cap.sym(np.array([0, 1]), ft.device("cpu")), np.array([1]), np.array([0])
+    items = [("c", np), ("v", i._g.id), ("c", c), ("c", both), ("c", both)]
+    hook = capture._range_hook(cap, items, [np, i._a, c, both, both], {}, {})
     with range_checks_to(hook):
-        checked_range(i._a, 3)  # an argument's: a guard
-        checked_range(np.array([2]), 3)  # another array: the op keeps checking
-    assert cap.range_guards == 1 and cap.unguarded_ranges
-    (ins,) = cap.code
-    assert ins.kind == "guard" and ins.fn is capture._range_ok and ins.args == [("v", i._g.id), ("c", 3)]
-    assert ins.expect is True
+        checked_range(i._a, 3, "gather")
+        checked_range(c, 2, "index_select")
+        assert not cap.unguarded_ranges
+        checked_range(both, 3, "index_put")
+        assert cap.unguarded_ranges
+        cap.unguarded_ranges = False
+        checked_range(np.array([2]), 3, "index_select")
+    assert cap.range_guards == 2 and cap.unguarded_ranges
+    assert [ins.args for ins in cap.code] == [
+        [("v", i._g.id), ("c", 3), ("c", "gather")],
+        [("c", c), ("c", 2), ("c", "index_select")],
+    ]
+    assert all(ins.kind == "guard" and ins.fn is capture._range_ok and ins.expect is True for ins in cap.code)
+
+
+def test_a_bad_index_raises_the_ops_error_at_its_guard_without_recording_again() -> None:
+    f = optimize(lambda x, i: x.index_select(0, i) * 2)
+    x, i = ft.arange(0, 6).view(3, 2), ft.LongTensor([2, 0])
+    f(x, i)
+    f(x, i)
+    for bad in ([3, 0], [0, -4]):
+        with pytest.raises(ft.IndexError, match=r"index_select: index out of range for a dimension of size 3"):
+            f(x, ft.LongTensor(bad))
+    assert f.recordings == 1 and f.fallbacks == []
+    assert f(x, ft.LongTensor([1, 1])).tolist() == [[4.0, 6.0], [4.0, 6.0]] and f.replays == 2
+
+
+def test_indices_held_by_a_plain_tensor_are_guarded_and_two_arguments_sharing_an_array_keep_the_ops_check() -> None:
+    perm = ft.LongTensor([1, 0])  # reached by the function, not passed: read again on each replay
+    f = optimize(lambda x, t: x.gather(1, t.view(-1, 1)).sum() + x.index_select(0, perm).sum())
+    x, t = ft.arange(0, 6).view(2, 3), ft.LongTensor([2, 0])
+    assert float(f(x, t)) == float(f(x, t)) == 20.0
+    ((prog,),) = f.programs.values()
+    assert prog.guarded_ranges and prog.source.count("_range_ok") == 0 and prog.source.count("raise _Retrace") == 2
+    perm.fill_(7)
+    with pytest.raises(ft.IndexError, match="index_select: index out of range for a dimension of size 2"):
+        f(x, t)
+    g = optimize(lambda a, i, j: a[i, j])
+    a, k = ft.arange(0, 9).view(3, 3), ft.LongTensor([0, 2])
+    g(a, k, k)  # recorded with one array for both index arguments: which guard is whose is unknown
+    ((prog,),) = g.programs.values()
+    assert not prog.guarded_ranges and "raise _Retrace" not in prog.source
+    with pytest.raises(ft.IndexError):
+        g(a, k, ft.LongTensor([0, 5]))
 
 
 def test_two_guards_in_a_row_and_each_path_of_them_replay_through_graphs(stand_in_graphs: Any) -> None:

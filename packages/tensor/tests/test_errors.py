@@ -163,20 +163,20 @@ def test_a_recording_hears_of_each_range_check_and_guarded_ranges_skips_only_tho
     """autograd's optimized mode turns the ops' index range checks into guards of its programs."""
     from flambeau.tensor.optable import guarded_ranges, range_checks_to, ranges_guarded, value_checks
 
-    heard: list[tuple[list[int], int]] = []
+    heard: list[tuple[list[int], int, str]] = []
     x, good, bad = ft.arange(0, 6).view(2, 3), ft.LongTensor([[2, 0, 1]]), ft.LongTensor([[0, 3, 1]])
-    with range_checks_to(lambda index, n: heard.append((index.tolist(), n))):
+    with range_checks_to(lambda index, n, op: heard.append((index.tolist(), n, op))):
         assert ft.gather(x, 1, good).tolist() == [[2.0, 0.0, 1.0]]
         with pytest.raises(ft.IndexError, match=r"gather: index out of range for a dimension of size 3"):
             ft.gather(x, 1, bad)  # refused: nothing to hear
         ft.index_select(x, 0, ft.LongTensor([1]))
-    assert heard == [([[2, 0, 1]], 3), ([1], 2)]
+    assert heard == [([[2, 0, 1]], 3, "gather"), ([1], 2, "index_select")]
     ft.gather(x, 1, good)  # no hook outside: nothing heard
     assert len(heard) == 2
     assert not ranges_guarded()
     with guarded_ranges():
         assert ranges_guarded() and value_checks()
-        with range_checks_to(lambda index, n: heard.append((index.tolist(), n))):
+        with range_checks_to(lambda index, n, op: heard.append((index.tolist(), n, op))):
             ft.gather(x, 1, good)  # skipped: the program's guard checked it
         with pytest.raises(ft.DomainError):  # the other value checks stay
             ft.pow(ft.LongTensor([2]), ft.LongTensor([-1]))

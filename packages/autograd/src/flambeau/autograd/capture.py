@@ -71,7 +71,8 @@ class Capture:
         self.shapes: dict[int, tuple[int, ...]] = {}  # var id -> its size
         self.dtypes: dict[int, Any] = {}
         # Index range checks: how many became guards, and whether one could not (its indices were
-        # made inside an op: the program's ops then keep checking, each a host read).
+        # made inside an op, or were the array of two arguments: the program's ops then keep
+        # checking, each a host read, and the guards go).
         self.range_guards = 0
         self.unguarded_ranges = False
 
@@ -567,22 +568,30 @@ def _at_defaults(op: Op, args: tuple[Any, ...]) -> bool:
     return True
 
 
-def _range_ok(index: Any, n: int) -> bool:
-    """A program's guard in place of an op's index range check: whether ``index`` holds indices
-    of a dimension of size ``n``. Like the check, it reads nothing inside ``trusted_values()``."""
-    return not optable.value_checks() or in_range(index, n)
+def _range_ok(index: Any, n: int, op: str) -> bool:
+    """A program's guard in place of an op's index range check: ``True`` when ``index`` holds
+    indices of a dimension of size ``n``; else it raises the op's own ``IndexError`` (a bad index
+    is an error, not another path to record). Like the check, it reads nothing inside
+    ``trusted_values()``."""
+    if optable.value_checks() and not in_range(index, n):
+        raise IndexError(
+            f"{op}: index out of range for a dimension of size {n}"
+            f" (indices from {int(index.min())} to {int(index.max())})"
+        )
+    return True
 
 
 def _range_hook(
     cap: Capture, items: list[Any], raw_pos: list[Any], kw_items: dict[str, Any], raw_kw: dict[str, Any]
-) -> Callable[[Any, int], None]:
+) -> Callable[[Any, int, str], None]:
     """The hook that turns an op's index range check into a guard before the op (see
-    ``optable.range_checks_to``): the indices are an argument's array, found by identity."""
-    found: dict[int, tuple[Any, Any]] = {}  # id of an argument's array -> (its item, the array: kept alive)
+    ``optable.range_checks_to``): the indices are an argument's array, found by identity (a
+    variable's, or a constant's: a plain tensor's memory, read again on each replay)."""
+    found: dict[int, list[Any]] = {}  # id of an argument's array -> its items, and the array (kept alive)
 
     def pair(it: Any, raw: Any) -> None:
         if it[0] in ("v", "c"):
-            found[id(raw)] = (it, raw)
+            found.setdefault(id(raw), [raw]).append(it)
         elif it[0] in ("s", "t"):
             for i, r in zip(it[1], raw, strict=False):
                 pair(i, r)
@@ -592,15 +601,15 @@ def _range_hook(
     for name, it in kw_items.items():
         pair(it, raw_kw[name])
 
-    def hook(index: Any, n: int) -> None:
-        it = found.get(id(index), (None,))[0]
-        if it is None:
-            cap.unguarded_ranges = True  # indices made inside the op: it checks them itself
-        elif it[0] == "v":  # (a constant's indices are fixed: checked once, now)
-            ins = Ins("guard", (), _range_ok, [it, ("c", n)], {})
-            ins.expect = True
-            cap.code.append(ins)
-            cap.range_guards += 1
+    def hook(index: Any, n: int, op: str) -> None:
+        its = found.get(id(index), [None])[1:]
+        if len(its) != 1:  # made inside the op, or one array for two arguments: the op checks it
+            cap.unguarded_ranges = True
+            return
+        ins = Ins("guard", (), _range_ok, [its[0], ("c", n), ("c", op)], {})
+        ins.expect = True
+        cap.code.append(ins)
+        cap.range_guards += 1
 
     return hook
 

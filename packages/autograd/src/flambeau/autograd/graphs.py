@@ -565,8 +565,9 @@ class CapturedGraph:
                 pass
             raise GraphCaptureError(
                 f"capturing it failed{where} ({type(e).__name__}: {e}); an op probably read a device value on"
-                " the host: checks of values do, such as pow's of a tensor exponent's sign or a solver's of"
-                " a singular matrix (inside `with flambeau.tensor.optable.trusted_values():` they are skipped)"
+                " the host: checks of values do (an index range check the recording could not make a guard,"
+                " pow's of a tensor exponent's sign, a solver's of a singular matrix; inside"
+                " `with flambeau.tensor.optable.trusted_values():` they are skipped)"
             ) from e
         try:
             self.graphs.append(self.stream.end_capture())

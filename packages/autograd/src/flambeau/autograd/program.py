@@ -74,23 +74,36 @@ class Program:
         return optable.guarded_ranges() if self.guarded_ranges else contextlib.nullcontext()
 
 
-def _hoist_range_guards(keep: list[Ins]) -> list[Ins]:
+def _hoist_range_guards(keep: list[Ins], drop: bool) -> list[Ins]:
     """Index range guards move up to just after what makes their indices (with the reshapes, which
     are views, between: to the start for an argument's): a bad index is found before the work it
     would waste, and a CUDA graph is cut where the indices are ready (before any device work, for
-    targets given as an argument). Variables are never written in place in a program, so the
-    guard reads the same values there.
+    targets given as an argument). A guard repeating an earlier one goes; with ``drop`` (the ops
+    check their indices themselves) they all go.
+
+    The guard reads the same values there: a variable is never written in place before its last
+    reader (``Program`` reuses an op's last-read input only after this).
     """
     producer = {o: ins for ins in keep for o in ins.outs}
     moving: set[int] = set()  # ids of the instructions to move: the guards and their reshapes
-    todo = [ins for ins in keep if ins.kind == "guard" and ins.fn is _range_ok]
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for ins in keep:
+        if ins.kind == "guard" and ins.fn is _range_ok:
+            key = tuple(id(it[1]) if hasattr(it[1], "shape") else it for it in ins.args)  # (arrays by identity)
+            if drop or key in seen:
+                continue
+            seen.add(key)
+            moving.add(id(ins))
+        kept.append(ins)
+    todo = [ins for ins in kept if id(ins) in moving]
     while todo:
         ins = todo.pop()
         moving.add(id(ins))
         todo += [p for v in ins.uses() if (p := producer.get(v)) is not None and p.kind == "reshape"]
     out: list[Ins] = []
     made: dict[int, int] = {}  # var -> its producer's position in out
-    for ins in keep:
+    for ins in kept:
         if id(ins) in moving:
             at = max((made[v] + 1 for v in ins.uses() if v in made), default=0)
             out.insert(at, ins)
@@ -354,7 +367,7 @@ def _compile(
             keep.append(ins)
             live.update(ins.uses())
     keep.reverse()
-    keep = _hoist_range_guards(keep)
+    keep = _hoist_range_guards(keep, cap.unguarded_ranges)
     keep, found = fusion.fuse(cap, keep, needed, FUSE_ON)
     kernels.extend(found)
 

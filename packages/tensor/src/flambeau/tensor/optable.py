@@ -109,26 +109,26 @@ def guarded_ranges() -> Iterator[None]:
         _trust.ranges = before
 
 
-def checked_range(index: Any, n: int) -> None:
-    """Tell a recording (:func:`range_checks_to`) that ``index`` was checked against ``n``."""
+def checked_range(index: Any, n: int, op: str) -> None:
+    """Tell a recording (:func:`range_checks_to`) that op ``op`` checked ``index`` against ``n``."""
     hook = getattr(_trust, "range_hook", None)
     if hook is not None:
-        hook(index, n)
+        hook(index, n, op)
 
 
 @contextlib.contextmanager
-def range_checks_to(hook: Callable[[Any, int], None]) -> Iterator[None]:
-    """Call ``hook(index, n)`` for each index array an op checks against a dimension of size
-    ``n`` (and finds in range) inside it: how a recording turns the checks into guards.
+def range_checks_to(hook: Callable[[Any, int, str], None]) -> Iterator[None]:
+    """Call ``hook(index, n, op)`` for each index array op ``op`` checks against a dimension of
+    size ``n`` (and finds in range) inside it: how a recording turns the checks into guards.
 
     >>> import flambeau.tensor as ft
     >>> from flambeau.tensor.optable import range_checks_to
     >>> heard = []
-    >>> with range_checks_to(lambda index, n: heard.append((index.tolist(), n))):
+    >>> with range_checks_to(lambda index, n, op: heard.append((index.tolist(), n, op))):
     ...     ft.index_select(ft.zeros(4), 0, ft.LongTensor([3, 1])).tolist()
     [0.0, 0.0]
     >>> heard
-    [([3, 1], 4)]
+    [([3, 1], 4, 'index_select')]
     """
     before = getattr(_trust, "range_hook", None)
     _trust.range_hook = hook

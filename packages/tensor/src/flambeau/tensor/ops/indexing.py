@@ -101,7 +101,7 @@ def _check_range(index: Any, n: int, op: str) -> None:
             f"{op}: index out of range for a dimension of size {n}"
             f" (indices from {int(index.min())} to {int(index.max())})"
         )
-    checked_range(index, n)  # a recording program checks them in a guard instead, on each replay
+    checked_range(index, n, op)  # a recording program checks them in a guard instead, on each replay
 
 
 def _index_select(xp: Any, input: Any, dim: int, index: Any) -> Any:
