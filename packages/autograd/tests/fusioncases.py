@@ -50,14 +50,16 @@ def kernels_of(f: Any) -> list[fusion.Kernel]:
 
 def arguments(dtype: str, other: str | None = None) -> tuple[ft.Tensor, ft.Tensor]:
     """3x4 tensors x of ``dtype`` and y of ``other`` (default the same): zeros, negative values,
-    values past 1, and a NaN in floats."""
+    values past 1, a NaN in floats, and the type's limits in integers (where + and * overflow)."""
     out = []
     for seed, t in ((0, dtype), (1, other or dtype)):
-        a = np.random.default_rng(seed).standard_normal((3, 4)) * 3
+        a = (np.random.default_rng(seed).standard_normal((3, 4)) * 3).astype(t)
         a[0, seed] = 0
         if t.startswith("float"):
             a[1, 2 + seed] = np.nan
-        out.append(ft.from_numpy(a.astype(t)))
+        else:
+            a[2, 2:] = np.iinfo(t).max, np.iinfo(t).min
+        out.append(ft.from_numpy(a))
     return out[0], out[1]
 
 

@@ -107,8 +107,8 @@ def run(lib: ctypes.CDLL, k: fusion.Kernel, arrays: list[np.ndarray]) -> np.ndar
 
 def inputs(k: fusion.Kernel, rng: np.random.Generator) -> list[np.ndarray]:
     """Random arguments for ``k`` (of each parameter's dtype, shaped like the kernel), with 0s,
-    negative numbers, values past 1 (the inverse trigonometric functions' NaNs) and, in float
-    types, a NaN. (No infinities: C's ``pow(-inf, 0.5)`` is inf, numpy's NaN; a difference of
+    negative numbers, values past 1 (the inverse trigonometric functions' NaNs), in float types a
+    NaN, and in integer types their limits. (No infinities: C's ``pow(-inf, 0.5)`` is inf, numpy's NaN; a difference of
     maths libraries, which cupy's direct mode shares with the kernels.)"""
     out = []
     for _, t in k.params:
@@ -118,5 +118,8 @@ def inputs(k: fusion.Kernel, rng: np.random.Generator) -> list[np.ndarray]:
         if t.kind == "f" and flat.size > 4:
             flat[2] = np.nan
         with np.errstate(invalid="ignore"):
-            out.append(x.astype(t))
+            a = x.astype(t)
+        if t.kind in "iu" and a.size > 4:  # the limits: where + and * overflow (and must wrap)
+            a.reshape(-1)[-2:] = np.iinfo(t).max, np.iinfo(t).min
+        out.append(a)
     return out

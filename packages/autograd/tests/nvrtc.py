@@ -7,6 +7,11 @@ functions cupy's calls use), from each parameter's dtype and ndim instead of arr
 with NVRTC for a given architecture, with the headers and options cupy passes. NVRTC needs no driver
 and no device: only cupy and the NVRTC library (``nvidia-cuda-nvrtc``) must be installed.
 
+A one-input reduction over contiguous axes may take cupy's CUB path instead, whose source cupy
+builds in functions Python cannot call: not compiled here (our part of it, the preamble and the
+map, post-map and reduce expressions, is the same text; ``test_fusion.py`` checks what that path
+does to the map expression).
+
 Those generators are cupy internals; :func:`reason` says why they cannot be used here (no cupy, a
 cupy whose internals moved, no NVRTC), and the tests skip with that reason, or fail when
 ``FLAMBEAU_NVRTC=required`` (as ``nox -s gpu-offline`` sets it).

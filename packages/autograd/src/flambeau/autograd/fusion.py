@@ -81,6 +81,27 @@ def _infix(sym: str) -> Callable[[list[str], np.dtype], str]:
     return lambda a, t: f"{a[0]} {sym} {a[1]}"
 
 
+# int32 and int64 arithmetic that overflows is undefined in C, and NVRTC's optimiser relies on
+# that ((x + 1) > x folds to true): +, -, * and negation wrap through the unsigned type, as
+# numpy's do. (Narrower ints are promoted to int, where their products cannot overflow.)
+_WRAPPED = {"int32": "unsigned int", "int64": "unsigned long long"}
+
+
+def _wrapping(sym: str) -> Callable[[list[str], np.dtype], str]:
+    def c(a: list[str], t: np.dtype) -> str:
+        u = _WRAPPED.get(t.name)
+        if u is None:
+            return f"{a[0]} {sym} {a[1]}"
+        return f"({_C_TYPES[t.name]})(({u}){a[0]} {sym} ({u}){a[1]})"
+
+    return c
+
+
+def _negative_c(a: list[str], t: np.dtype) -> str:
+    u = _WRAPPED.get(t.name)
+    return f"-{a[0]}" if u is None else f"({_C_TYPES[t.name]})(0 - ({u}){a[0]})"
+
+
 @dataclass(frozen=True)
 class Spec:
     """How one element-wise function is written in C and computed in numpy.
@@ -99,7 +120,7 @@ class Spec:
 def _abs_c(a: list[str], t: np.dtype) -> str:
     if t.kind == "f":
         return _math("fabs")(a, t)
-    return a[0] if t.kind == "u" else f"({a[0]} < 0 ? -{a[0]} : {a[0]})"
+    return a[0] if t.kind == "u" else f"({a[0]} < 0 ? {_negative_c(a, t)} : {a[0]})"
 
 
 _FLOAT_FUNCS = {
@@ -124,16 +145,16 @@ _FLOAT_FUNCS = {
 # ufunc name (``Op.ufunc``) -> its C and numpy forms.
 UFUNCS: dict[str, Spec] = {
     **{u: Spec(_math(c), getattr(np, u), "float") for u, c in _FLOAT_FUNCS.items()},
-    "add": Spec(_infix("+"), np.add, nargs=2),
-    "subtract": Spec(_infix("-"), np.subtract, nargs=2),
-    "multiply": Spec(_infix("*"), np.multiply, nargs=2),
+    "add": Spec(_wrapping("+"), np.add, nargs=2),
+    "subtract": Spec(_wrapping("-"), np.subtract, nargs=2),
+    "multiply": Spec(_wrapping("*"), np.multiply, nargs=2),
     "true_divide": Spec(_infix("/"), np.true_divide, "float", 2),
-    "negative": Spec(lambda a, t: f"-{a[0]}", np.negative),
+    "negative": Spec(_negative_c, np.negative),
     "abs": Spec(_abs_c, np.abs),
     "sign": Spec(lambda a, t: f"flb_sign({a[0]})", np.sign),
     "maximum": Spec(lambda a, t: f"flb_max({a[0]}, {a[1]})", np.maximum, nargs=2),
     "minimum": Spec(lambda a, t: f"flb_min({a[0]}, {a[1]})", np.minimum, nargs=2),
-    "square": Spec(lambda a, t: f"{a[0]} * {a[0]}", np.square),
+    "square": Spec(lambda a, t: _wrapping("*")([a[0], a[0]], t), np.square),
     "reciprocal": Spec(lambda a, t: f"{_literal(1, t)} / {a[0]}", np.reciprocal, "float"),
     "greater": Spec(_infix(">"), np.greater, "cmp", 2),
     "greater_equal": Spec(_infix(">="), np.greater_equal, "cmp", 2),
