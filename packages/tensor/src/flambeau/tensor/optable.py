@@ -67,29 +67,33 @@ def value_checks() -> bool:
 
 
 @contextlib.contextmanager
-def trusted_values() -> Iterator[None]:
+def _setting(name: str, value: Any) -> Iterator[None]:
+    """This thread's ``_trust.<name>`` set to ``value`` inside, and restored after."""
+    before = getattr(_trust, name, None)
+    setattr(_trust, name, value)
+    try:
+        yield
+    finally:
+        setattr(_trust, name, before)
+
+
+def trusted_values() -> contextlib.AbstractContextManager[None]:
     """Skip the value checks that read a device back, for code re-using values already checked.
 
     Autograd's backward pass runs its rules inside it: their indices and matrices are the forward
     pass's, which were checked there. numpy's own checks (it raises on an out-of-range index)
     still apply.
     """
-    before = getattr(_trust, "on", False)
-    _trust.on = True
-    try:
-        yield
-    finally:
-        _trust.on = before
+    return _setting("on", True)
 
 
 def ranges_guarded() -> bool:
     """Whether index range checks are left to the running program's guards (see
     :func:`guarded_ranges`): the ops skip their own."""
-    return getattr(_trust, "ranges", False)
+    return bool(getattr(_trust, "ranges", False))
 
 
-@contextlib.contextmanager
-def guarded_ranges() -> Iterator[None]:
+def guarded_ranges() -> contextlib.AbstractContextManager[None]:
     """Skip the ops' index range checks: a recorded program runs inside it when a guard before
     each indexing op checks its indices (autograd's optimized mode). Other value checks stay.
 
@@ -101,12 +105,7 @@ def guarded_ranges() -> Iterator[None]:
     >>> ranges_guarded()
     False
     """
-    before = getattr(_trust, "ranges", False)
-    _trust.ranges = True
-    try:
-        yield
-    finally:
-        _trust.ranges = before
+    return _setting("ranges", True)
 
 
 def checked_range(index: Any, n: int, op: str) -> None:
@@ -116,8 +115,7 @@ def checked_range(index: Any, n: int, op: str) -> None:
         hook(index, n, op)
 
 
-@contextlib.contextmanager
-def range_checks_to(hook: Callable[[Any, int, str], None]) -> Iterator[None]:
+def range_checks_to(hook: Callable[[Any, int, str], None]) -> contextlib.AbstractContextManager[None]:
     """Call ``hook(index, n, op)`` for each index array op ``op`` checks against a dimension of
     size ``n`` (and finds in range) inside it: how a recording turns the checks into guards.
 
@@ -130,12 +128,7 @@ def range_checks_to(hook: Callable[[Any, int, str], None]) -> Iterator[None]:
     >>> heard
     [([3, 1], 4, 'index_select')]
     """
-    before = getattr(_trust, "range_hook", None)
-    _trust.range_hook = hook
-    try:
-        yield
-    finally:
-        _trust.range_hook = before
+    return _setting("range_hook", hook)
 
 
 def notify_write(target: Any, what: str) -> None:
