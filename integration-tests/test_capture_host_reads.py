@@ -115,6 +115,6 @@ def test_outside_trusted_values_the_targets_range_check_is_a_guard_before_all_de
     parts = segments(prog, None)
     assert len(parts) == 2 and parts[0][0].idle and parts[0][1] is not None and parts[1][1] is None
     before = {k: v.clone() for k, v in p.items()}
-    with pytest.raises(IndexError, match="gather: index out of range for a dimension of size 5"):
+    with pytest.raises(ft.IndexError, match="gather: index out of range for a dimension of size 5"):
         step(x, _boxed(np.array([0, 1, 5, 2])))
     assert all(p[k].equal(v) for k, v in before.items())  # the update after the guard was not made

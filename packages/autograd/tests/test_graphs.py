@@ -403,7 +403,7 @@ def test_an_index_range_check_is_a_guard_and_a_train_step_indexing_with_targets_
     assert isinstance(g, CapturedGraph) and g.graphs[0] is None and g.runs == [0, 3] and step.fn.graph_fallbacks == []
     before = p["W"].clone()
     with pytest.raises(
-        IndexError, match=r"gather: index out of range for a dimension of size 4 \(indices from 0 to 4\)"
+        ft.IndexError, match=r"gather: index out of range for a dimension of size 4 \(indices from 0 to 4\)"
     ):
         step(x, ft.from_numpy(np.array([0, 4, 1, 2, 3])))
     assert p["W"].equal(before) and g.runs == [0, 3]  # nothing after the guard ran

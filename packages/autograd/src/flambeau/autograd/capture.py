@@ -21,7 +21,7 @@ import numpy as np
 
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor, optable
-from flambeau.tensor.errors import DTypeError, ShapeError, size_text
+from flambeau.tensor.errors import DTypeError, IndexError, ShapeError, size_text
 from flambeau.tensor.ops.indexing import in_range
 from flambeau.tensor.optable import Op
 
