@@ -839,7 +839,7 @@ def _convnet(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarra
     return {k: v.astype(np.float32) for k, v in p.items()}, x.astype(np.float32), rng.integers(0, 3, 5)
 
 
-@pytest.mark.parametrize("model", ["mlp", "convnet"])
+@pytest.mark.parametrize("model", ["mlp", "convnet", "convnet-checked"])
 def test_the_replay_test_passes_on_stand_in_graphs(model: str, stand_in_graphs: Any) -> None:
     # The cuda test below, on the cpu with graphs that run what they captured: its models, its
     # data and Optimized's flow get checked everywhere, not only where there is a GPU.
@@ -849,10 +849,11 @@ def test_the_replay_test_passes_on_stand_in_graphs(model: str, stand_in_graphs: 
 
 @pytest.mark.gpu
 @gpu
-@pytest.mark.parametrize("model", ["mlp", "convnet"])
+@pytest.mark.parametrize("model", ["mlp", "convnet", "convnet-checked"])
 def test_graph_replays_equal_direct_mode_with_new_inputs(model: str) -> None:
-    # The convnet's gather of the targets checks its index range on the host, which no graph can
-    # hold: it is captured inside trusted_values(), as documented.
+    # The convnet's gather of the targets checks its index range on the host: inside
+    # trusted_values() the check is skipped and the step is one graph; outside ("checked") the
+    # check is a guard before the graph, one read per call.
     with trusted_values() if model == "convnet" else warnings.catch_warnings():
         _graph_against_direct(model)
 
@@ -863,7 +864,7 @@ def _graph_against_direct(model: str, device: str = "cuda") -> None:
         p, x, y = _mlp(rng, np.float32)
         loss = _mlp_loss
         batches = [(x * (1 + 0.1 * k), y) for k in range(4)]
-    else:
+    else:  # convnet, convnet-checked
         p, x, yi = _convnet(rng)
         loss = _convnet_loss
         batches = [(x * (1 + 0.1 * k), yi) for k in range(4)]
@@ -914,8 +915,10 @@ def test_graph_results_are_not_aliased_across_replays_unless_asked() -> None:
 
 @pytest.mark.gpu
 @gpu
-def test_a_capture_that_reads_the_host_ends_cleanly_and_the_program_runs_without_a_graph() -> None:
-    _host_read_falls_back("cuda")
+def test_a_capture_that_reads_the_host_ends_cleanly_and_the_program_runs_without_a_graph(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _host_read_falls_back("cuda", monkeypatch)
 
 
 def test_on_stand_in_graphs_a_capture_that_reads_the_host_falls_back(
@@ -932,11 +935,19 @@ def test_on_stand_in_graphs_a_capture_that_reads_the_host_falls_back(
         check(index, n, op)
 
     monkeypatch.setattr(indexing, "_check_range", reading)
-    _host_read_falls_back("cpu")
+    _host_read_falls_back("cpu", monkeypatch)
 
 
-def _host_read_falls_back(device: str) -> None:
-    # Outside trusted_values() the convnet's index range checks read the device while capturing.
+def _host_read_falls_back(device: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A range check the recording cannot make a guard (as for indices made inside an op) stays in
+    # the op: outside trusted_values() the convnet's gather then reads the device while capturing.
+    def unguarded(cap: Any, *args: Any) -> Any:
+        def hook(index: Any, n: int, op: str) -> None:
+            cap.unguarded_ranges = True
+
+        return hook
+
+    monkeypatch.setattr(capture, "_range_hook", unguarded)
     p, x, yi = _convnet(np.random.default_rng(10))
     params = _tensors(p, device)
     direct = grad(_convnet_loss)
