@@ -62,6 +62,19 @@ def test_nvrtc_refuses_what_cuda_refuses_and_says_where() -> None:
         compile_kernel(k)
 
 
+def test_a_batch_with_a_kernel_nvrtc_refuses_names_that_kernel_alone() -> None:
+    kernels = []
+    for fn in (lambda x, y: ft.cmax(x + y, 2), lambda x, y: ft.cmin(x * y, 3), lambda x, y: (x - y) * 2):
+        f = optimize(fn)
+        f(*fc.arguments("int16"))
+        kernels += fc.kernels_of(f)
+    bad = kernels[1]
+    bad.operation = bad.operation.replace("((short)3)", "3")
+    errors = compile_kernels(kernels)
+    assert list(errors) == [bad.name] and "flb_min" in str(errors[bad.name])
+    assert compile_kernels(kernels[::2]) == {}
+
+
 def test_the_source_is_cupys_for_the_kernels_parameters() -> None:
     f = optimize(lambda x, y: (ft.tanh(x * y) + 1).sum(1))
     x = ft.from_numpy(np.ones((3, 4), dtype=np.float32))

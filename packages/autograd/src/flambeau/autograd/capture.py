@@ -586,7 +586,8 @@ def _range_hook(
 ) -> Callable[[Any, int, str], None]:
     """The hook that turns an op's index range check into a guard before the op (see
     ``optable.range_checks_to``): the indices are an argument's array, found by identity (a
-    variable's, or a constant's: a plain tensor's memory, read again on each replay)."""
+    variable's, or a constant's: a plain tensor's memory, read again on each replay). The
+    arguments are paired with their items on the first check only: most ops make none."""
     found: dict[int, list[Any]] = {}  # id of an argument's array -> its items, and the array (kept alive)
 
     def pair(it: Any, raw: Any) -> None:
@@ -596,12 +597,12 @@ def _range_hook(
             for i, r in zip(it[1], raw, strict=False):
                 pair(i, r)
 
-    for it, raw in zip(items[1:], raw_pos[1:], strict=False):
-        pair(it, raw)
-    for name, it in kw_items.items():
-        pair(it, raw_kw[name])
-
     def hook(index: Any, n: int, op: str) -> None:
+        if not found:
+            for it, raw in zip(items[1:], raw_pos[1:], strict=False):
+                pair(it, raw)
+            for name, it in kw_items.items():
+                pair(it, raw_kw[name])
         its = found.get(id(index), [None])[1:]
         if len(its) != 1:  # made inside the op, or one array for two arguments: the op checks it
             cap.unguarded_ranges = True

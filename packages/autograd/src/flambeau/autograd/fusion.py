@@ -91,7 +91,7 @@ def _wrapping(sym: str) -> Callable[[list[str], np.dtype], str]:
     def c(a: list[str], t: np.dtype) -> str:
         u = _WRAPPED.get(t.name)
         if u is None:
-            return f"{a[0]} {sym} {a[1]}"
+            return _infix(sym)(a, t)
         return f"({_C_TYPES[t.name]})(({u}){a[0]} {sym} ({u}){a[1]})"
 
     return c
