@@ -12,6 +12,7 @@ import hostc
 import numpy as np
 import pytest
 
+import flambeau.tensor as ft
 from flambeau.autograd import fusion, optimize, program
 
 pytestmark = pytest.mark.skipif(bool(hostc.reason()), reason=f"no host C for fused kernels: {hostc.reason()}")
@@ -73,3 +74,31 @@ def test_a_kernel_whose_c_is_wrong_is_found() -> None:
     k.operation = k.operation.replace(" + ", " - ")  # the evaluator still adds
     (bad,) = _differences({k.name: k}, {k.name: "x * 2 + y"})
     assert bad.startswith("x * 2 + y: 'double t0 = v0 * 2.0;\\nout0 = t0 - v1;'")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_clamp_keeps_a_value_equal_to_a_bound_with_its_sign(dtype: str) -> None:
+    # As cupy's clip (direct mode on cuda) and numpy's with both bounds: -0.0 clipped below at 0.0
+    # stays -0.0. (The kernels once took the bound, +0.0.) numpy's clip with one bound takes the
+    # bound, so direct mode on the cpu is compared by value only.
+    x = ft.from_numpy(np.array([-0.0, 0.0, -1.0, 1.0, 5.0, -5.0, np.nan], dtype=dtype))
+    bounds = [(0, 3), (-3, 0), (-0.0, 3), (-3, -0.0), (0, None), (None, -0.0), (-0.0, None)]
+    kernels = []
+    for lo, hi in bounds:
+        fn = lambda x, lo=lo, hi=hi: ft.clamp(x * 2, lo, hi)
+        f = optimize(fn)
+        f(x)  # (the recording call's result is direct mode's)
+        fused = f(x).numpy()
+        want = np.clip(x.numpy() * 2, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+        np.testing.assert_array_equal(fn(x).numpy(), want)
+        (k,) = fc.kernels_of(f)
+        kernels.append(k)
+        for got in (fused, k.evaluate([x.numpy()])):
+            np.testing.assert_array_equal(got, want)
+            assert (np.signbit(got) == np.signbit(want)).all(), (lo, hi, got, want)
+    lib = hostc.build(kernels)
+    for k, (lo, hi) in zip(kernels, bounds, strict=True):
+        got = hostc.run(lib, k, [x.numpy()])
+        want = np.clip(x.numpy() * 2, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+        np.testing.assert_array_equal(got, want)
+        assert (np.signbit(got) == np.signbit(want)).all(), (k.operation, got, want)

@@ -62,10 +62,13 @@ _C_TYPES = {
 _BOOL = np.dtype(bool)
 
 # Device helpers for what C has no operator for; numpy's semantics (NaN propagates through
-# maximum/minimum; sign of NaN is NaN; the stable sigmoid of flambeau's ``sigmoid``).
+# maximum/minimum and a clip's bounds; a clip keeps a value equal to its bound, so -0.0 clipped
+# below at 0.0 stays -0.0; sign of NaN is NaN; the stable sigmoid of flambeau's ``sigmoid``).
 PREAMBLE = """\
 template <typename T> __device__ T flb_max(T a, T b) { return (a != a || a > b) ? a : b; }
 template <typename T> __device__ T flb_min(T a, T b) { return (a != a || a < b) ? a : b; }
+template <typename T> __device__ T flb_clip_lo(T a, T lo) { return (lo != lo || a < lo) ? lo : a; }
+template <typename T> __device__ T flb_clip_hi(T a, T hi) { return (hi != hi || a > hi) ? hi : a; }
 template <typename T> __device__ T flb_sign(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : (a == T(0) ? T(0) : a)); }
 __device__ float flb_sigmoid(float a) { float e = expf(-fabsf(a)); float r = 1.0f / (1.0f + e); return a >= 0.0f ? r : e * r; }
 __device__ double flb_sigmoid(double a) { double e = exp(-fabs(a)); double r = 1.0 / (1.0 + e); return a >= 0.0 ? r : e * r; }
@@ -173,10 +176,20 @@ UFUNCS: dict[str, Spec] = {
 def _clip_c(a: list[str], t: np.dtype) -> str:
     x = a[0]
     if a[1] != "None":
-        x = f"flb_max({x}, {a[1]})"
+        x = f"flb_clip_lo({x}, {a[1]})"
     if a[2] != "None":
-        x = f"flb_min({x}, {a[2]})"
+        x = f"flb_clip_hi({x}, {a[2]})"
     return x
+
+
+def _clip_np(x: Any, lo: Any, hi: Any) -> Any:
+    """The C of ``clamp`` on numpy: as cupy's clip (direct mode on cuda), a missing float bound is
+    infinite, so a value equal to the other bound is kept, sign of zero included (numpy's clip
+    with one bound is ``maximum``/``minimum``, which take the bound: +0.0 for -0.0 clipped at 0.0)."""
+    if np.asarray(x).dtype.kind == "f":
+        lo = -math.inf if lo is None else lo
+        hi = math.inf if hi is None else hi
+    return np.clip(x, lo, hi)
 
 
 def _forward(name: str) -> Callable[..., Any]:
@@ -194,7 +207,7 @@ TABLE_OPS: dict[str, Spec] = {
     "cinv": UFUNCS["reciprocal"],
     "sigmoid": Spec(lambda a, t: f"flb_sigmoid({a[0]})", _forward("sigmoid"), "float"),
     "where": Spec(lambda a, t: f"{a[0]} ? {a[1]} : {a[2]}", np.where, "where", 3),
-    "clamp": Spec(_clip_c, _forward("clamp"), "arith", 3),
+    "clamp": Spec(_clip_c, _clip_np, "arith", 3),
     "logical_not": UFUNCS["logical_not"],
 }
 _REDUCTIONS = ("sum", "mean")
