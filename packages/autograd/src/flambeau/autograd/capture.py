@@ -21,8 +21,8 @@ import numpy as np
 
 import flambeau.tensor as ft
 from flambeau.tensor import Tensor, optable
-from flambeau.tensor.errors import DTypeError, IndexError, ShapeError, size_text
-from flambeau.tensor.ops.indexing import in_range
+from flambeau.tensor.errors import DTypeError, ShapeError, size_text
+from flambeau.tensor.ops.indexing import require_in_range
 from flambeau.tensor.optable import Op
 
 from . import tracer
@@ -573,11 +573,8 @@ def _range_ok(index: Any, n: int, op: str) -> bool:
     indices of a dimension of size ``n``; else it raises the op's own ``IndexError`` (a bad index
     is an error, not another path to record). Like the check, it reads nothing inside
     ``trusted_values()``."""
-    if optable.value_checks() and not in_range(index, n):
-        raise IndexError(
-            f"{op}: index out of range for a dimension of size {n}"
-            f" (indices from {int(index.min())} to {int(index.max())})"
-        )
+    if optable.value_checks():
+        require_in_range(index, n, op)
     return True
 
 

@@ -81,26 +81,29 @@ def _index_arg(index: Any, op: str) -> Any:
     return index
 
 
-def in_range(index: Any, n: int) -> bool:
-    """Whether every index is one of a dimension of size ``n`` (``-n`` to ``n - 1``): one read on
-    a device (a GPU sync: Torch7's CUDA kernels asserted on the device instead, which cupy cannot
-    turn into a Python error).
+def require_in_range(index: Any, n: int, op: str) -> None:
+    """Raise op ``op``'s ``IndexError`` unless every index is one of a dimension of size ``n``
+    (``-n`` to ``n - 1``): one read on a device (a GPU sync: Torch7's CUDA kernels asserted on the
+    device instead, which cupy cannot turn into a Python error); the details only on failure.
 
     >>> import numpy as np
-    >>> in_range(np.array([0, -3, 2]), 3), in_range(np.array([3]), 3)
-    (True, False)
+    >>> require_in_range(np.array([0, -3, 2]), 3, "gather")
+    >>> require_in_range(np.array([3]), 3, "gather")
+    Traceback (most recent call last):
+    ...
+    flambeau.tensor.errors.IndexError: gather: index out of range for a dimension of size 3 (indices from 3 to 3)
     """
-    return not bool(((index < -n) | (index >= n)).any())
+    if bool(((index < -n) | (index >= n)).any()):
+        raise IndexError(
+            f"{op}: index out of range for a dimension of size {n}"
+            f" (indices from {int(index.min())} to {int(index.max())})"
+        )
 
 
 def _check_range(index: Any, n: int, op: str) -> None:
     if not index.size or not value_checks() or ranges_guarded():
         return
-    if not in_range(index, n):
-        raise IndexError(
-            f"{op}: index out of range for a dimension of size {n}"
-            f" (indices from {int(index.min())} to {int(index.max())})"
-        )
+    require_in_range(index, n, op)
     checked_range(index, n, op)  # a recording program checks them in a guard instead, on each replay
 
 
