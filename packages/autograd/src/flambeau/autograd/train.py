@@ -129,6 +129,11 @@ def _rate(lr: float, decay: float, n: Any) -> Any:
     return lr if decay == 0 else lr / (n * decay + 1)
 
 
+def _buffers(state: dict[str, Any], key: str) -> list[Any]:
+    """The tensors of the state's per-parameter buffer ``key``, in the parameters' order."""
+    return _leaves(state[key], [], "state")
+
+
 def _params_grads(params: Any, grads: Any, wd: float = 0.0) -> tuple[list[Any], list[Any]]:
     """The parameters and their gradients, with the weight decay's ``wd * p`` (Torch's ``weight_decay``)."""
     ps, gs = _leaves(params, [], "params"), _leaves(grads, [], "the gradients")
@@ -161,7 +166,7 @@ def _sgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> t
         # after, v = s*(mom*v) + (s*(1 - damp) + 1 - s)*g is exactly g, then mom*v + (1 - damp)*g.
         s = state["started"]
         k = s * (1 - damp) + (1 - s)
-        vs = _leaves(state["dfdx"], [], "state")
+        vs = _buffers(state, "dfdx")
         new_v = []
         for i, g in enumerate(gs):
             v = (vs[i] * mom) * s + g * k
@@ -186,7 +191,7 @@ def _adam(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> 
     bias1, bias2 = 1 - ft.pow(b1, t1), 1 - ft.pow(b2, t1)
     step = clr * bias2.sqrt() / bias1
     ps, gs = _params_grads(params, grads, wd)
-    ms, vs = _leaves(state["m"], [], "state"), _leaves(state["v"], [], "state")
+    ms, vs = _buffers(state, "m"), _buffers(state, "v")
     new_p, new_m, new_v = [], [], []
     for p, g, m, v in zip(ps, gs, ms, vs, strict=True):
         m = m * b1 + g * (1 - b1)
@@ -207,7 +212,7 @@ def _adagrad(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) 
     clr = _rate(lr, lrd, n)
     ps, gs = _params_grads(params, grads, c["weight_decay"])
     new_p, new_var = [], []
-    for p, g, var in zip(ps, gs, _leaves(state["param_variance"], [], "state"), strict=True):
+    for p, g, var in zip(ps, gs, _buffers(state, "param_variance"), strict=True):
         var = var + g * g
         new_var.append(var)
         new_p.append(p - g / (var.sqrt() + 1e-10) * clr)  # Torch's fixed 1e-10
@@ -222,7 +227,7 @@ def _adadelta_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, 
 def _adadelta(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     rho, eps = c["rho"], c["eps"]
     ps, gs = _params_grads(params, grads, c["weight_decay"])
-    variances, accs = _leaves(state["param_variance"], [], "state"), _leaves(state["acc_delta"], [], "state")
+    variances, accs = _buffers(state, "param_variance"), _buffers(state, "acc_delta")
     new_p, new_var, new_acc = [], [], []
     for p, g, var, acc in zip(ps, gs, variances, accs, strict=True):
         var = var * rho + g * g * (1 - rho)
@@ -246,7 +251,7 @@ def _adamax(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -
     t1 = state["t"] + 1
     step = c["learning_rate"] / (1 - ft.pow(b1, t1))
     ps, gs = _params_grads(params, grads, c["weight_decay"])
-    ms, us = _leaves(state["m"], [], "state"), _leaves(state["u"], [], "state")
+    ms, us = _buffers(state, "m"), _buffers(state, "u")
     new_p, new_m, new_u = [], [], []
     for p, g, m, u in zip(ps, gs, ms, us, strict=True):
         m = m * b1 + g * (1 - b1)
@@ -264,7 +269,7 @@ def _nag_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any]:
 
 def _nag_ahead(params: Any, state: dict[str, Any], c: dict[str, Any]) -> Any:
     """Where Torch's nag evaluates the gradient: ``x + momentum * v`` (``x`` itself at first, as v = 0)."""
-    vs = _leaves(state["dfdx"], [], "state")
+    vs = _buffers(state, "dfdx")
     return _rebuild(params, [p + v * c["momentum"] for p, v in zip(_leaves(params, [], "params"), vs, strict=True)])
 
 
@@ -272,7 +277,7 @@ def _nag(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> t
     n, lr, lrd, mom = state["eval_counter"], c["learning_rate"], c["learning_rate_decay"], c["momentum"]
     clr = _rate(lr, lrd, n)
     ps, gs = _params_grads(params, grads, c["weight_decay"])  # the look-ahead point
-    vs = _leaves(state["dfdx"], [], "state")
+    vs = _buffers(state, "dfdx")
     new_p = [p - g * clr for p, g in zip(ps, gs, strict=True)]
     new_v = [v * mom - g * clr for v, g in zip(vs, gs, strict=True)]
     return _rebuild(params, new_p), {"eval_counter": n + 1, "dfdx": _rebuild(state["dfdx"], new_v)}
@@ -286,7 +291,7 @@ def _rmsprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) 
     lr, alpha, eps = c["learning_rate"], c["alpha"], c["epsilon"]
     ps, gs = _params_grads(params, grads, c["weight_decay"])
     new_p, new_m = [], []
-    for p, g, m in zip(ps, gs, _leaves(state["m"], [], "state"), strict=True):
+    for p, g, m in zip(ps, gs, _buffers(state, "m"), strict=True):
         m = m * alpha + g * g * (1 - alpha)
         new_m.append(m)
         new_p.append(p - g / (m.sqrt() + eps) * lr)
@@ -307,7 +312,7 @@ def _asgd(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> 
     eta, mu = state["eta_t"], state["mu_t"]
     ps, gs = _params_grads(params, grads)
     new_p, new_ax = [], []
-    for p, g, ax in zip(ps, gs, _leaves(state["ax"], [], "state"), strict=True):
+    for p, g, ax in zip(ps, gs, _buffers(state, "ax"), strict=True):
         p = p * (1 - lam * eta) - g * eta
         new_p.append(p)
         new_ax.append(ft.where(mu == 1, p, ax + (p - ax) * mu))  # Torch copies x while mu_t is 1
@@ -327,7 +332,7 @@ def _rprop_state(params: Any, first: Tensor, c: dict[str, Any]) -> dict[str, Any
 
 def _rprop(params: Any, grads: Any, state: dict[str, Any], c: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     ps, gs = _params_grads(params, grads)
-    deltas, sizes = _leaves(state["delta"], [], "state"), _leaves(state["stepsize"], [], "state")
+    deltas, sizes = _buffers(state, "delta"), _buffers(state, "stepsize")
     new_p, new_delta, new_size = [], [], []
     for p, g, delta, size in zip(ps, gs, deltas, sizes, strict=True):
         sign = ft.sign(g * delta)
